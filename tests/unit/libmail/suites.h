@@ -3,3 +3,4 @@
  * runs them all (or the one named in CK_RUN_SUITE, a Check feature).
  */
 SUITE(test_mail_buf_suite)
+SUITE(test_mail_header_suite)

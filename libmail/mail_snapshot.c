@@ -1,0 +1,295 @@
+/*
+ * mail_snapshot.c: writing and reading the index snapshot.
+ *
+ * Layout: "DSYNCIDX", u32 version, u32 sizeof(struct mail_msg), u32 byte
+ * order mark, u32 zero, u64 log end, then the state as varints and strings
+ * (mail_buf_put_*), with each mailbox's messages as one raw array of
+ * struct mail_msg in host layout so loading 100,000 messages is one
+ * memcpy, and an XXH3-64 of everything before it at the end. The host
+ * layout is fine for a cache: another layout fails the header check and
+ * the snapshot is rebuilt from the log.
+ */
+#include <stdlib.h>
+#include <xxhash.h>
+
+#include "mail_snapshot.h"
+
+#define SNAP_MAGIC	"DSYNCIDX"
+#define SNAP_VERSION	1
+#define SNAP_BOM	0x01020304u
+#define SNAP_MAX	((size_t)8 * 1024 * 1024 * 1024)
+
+static void
+put_meta(struct mail_buf *b, const struct mail_meta *m, size_t n)
+{
+	mail_buf_put_varint(b, n);
+	for (size_t i = 0; i < n; i++) {
+		mail_buf_put_varint(b, m[i].uid);
+		mail_buf_put_str(b, m[i].user);
+		mail_buf_put_str(b, m[i].key);
+		mail_buf_put_u8(b, m[i].has_value);
+		mail_buf_put_bytes(b, m[i].value, m[i].has_value ?
+		    m[i].value_len : 0);
+		mail_buf_put_varint(b, m[i].modseq);
+		mail_buf_put_varint(b, m[i].hlc);
+		mail_buf_put_varint(b, m[i].node);
+	}
+}
+
+static void
+put_mailbox(struct mail_buf *b, const struct mail_mailbox *mb)
+{
+	mail_buf_append(b, mb->guid.b, 16);
+	mail_buf_put_str(b, mb->name);
+	mail_buf_put_varint(b, mb->name_hlc);
+	mail_buf_put_varint(b, mb->name_node);
+	mail_buf_put_varint(b, mb->uidvalidity);
+	mail_buf_put_varint(b, mb->uidnext);
+	mail_buf_put_varint(b, mb->highestmodseq);
+	mail_buf_put_str(b, mb->special_use);
+	mail_buf_put_varint(b, mb->pvt_mask);
+	mail_buf_put_varint(b, mb->n_keywords);
+	for (size_t i = 0; i < mb->n_keywords; i++)
+		mail_buf_put_str(b, mb->keywords[i]);
+	mail_buf_put_varint(b, mb->n_msgs);
+	mail_buf_append(b, mb->msgs, mb->n_msgs * sizeof(*mb->msgs));
+	mail_buf_put_varint(b, mb->n_pvt);
+	for (size_t i = 0; i < mb->n_pvt; i++) {
+		const struct mail_pvt_user *pu = &mb->pvt[i];
+
+		mail_buf_put_str(b, pu->user);
+		mail_buf_put_varint(b, pu->n);
+		for (size_t k = 0; k < pu->n; k++) {
+			mail_buf_put_varint(b, pu->v[k].uid);
+			mail_buf_put_varint(b, pu->v[k].flags);
+			mail_buf_put_varint(b, pu->v[k].modseq);
+		}
+	}
+	put_meta(b, mb->meta, mb->n_meta);
+	mail_buf_put_varint(b, mb->n_acl);
+	for (size_t i = 0; i < mb->n_acl; i++) {
+		mail_buf_put_str(b, mb->acl[i].identifier);
+		mail_buf_put_str(b, mb->acl[i].rights);
+		mail_buf_put_varint(b, mb->acl[i].hlc);
+		mail_buf_put_varint(b, mb->acl[i].node);
+	}
+}
+
+int
+mail_snapshot_write(const struct mail_fs *fs, const char *path,
+    const struct mail_state *st, uint64_t log_end, struct mail_err *err)
+{
+	struct mail_buf b = MAIL_BUF_INIT;
+	int ret;
+
+	mail_buf_append(&b, SNAP_MAGIC, 8);
+	mail_buf_put_le32(&b, SNAP_VERSION);
+	mail_buf_put_le32(&b, sizeof(struct mail_msg));
+	mail_buf_put_le32(&b, SNAP_BOM);
+	mail_buf_put_le32(&b, 0);
+	mail_buf_put_le64(&b, log_end);
+	mail_buf_put_varint(&b, st->modseq);
+	mail_buf_put_varint(&b, st->hlc);
+	mail_buf_put_varint(&b, st->last_uidvalidity);
+	mail_buf_put_varint(&b, st->n_deleted);
+	for (size_t i = 0; i < st->n_deleted; i++)
+		mail_buf_append(&b, st->deleted[i].b, 16);
+	mail_buf_put_varint(&b, st->n_subs);
+	for (size_t i = 0; i < st->n_subs; i++)
+		mail_buf_put_str(&b, st->subs[i]);
+	put_meta(&b, st->meta, st->n_meta);
+	mail_buf_put_varint(&b, st->n_mailboxes);
+	for (size_t i = 0; i < st->n_mailboxes; i++)
+		put_mailbox(&b, st->mailboxes[i]);
+	mail_buf_put_le64(&b, XXH3_64bits(b.data, b.len));
+	ret = mail_fs_write_atomic(fs, path, b.data, b.len, false, err);
+	mail_buf_free(&b);
+	return ret;
+}
+
+/* Counts read from the file are bounded by the bytes left, so a damaged
+ * count can not make us allocate more than the file could describe. */
+static size_t
+get_count(struct mail_reader *r, size_t min_each)
+{
+	uint64_t n = mail_get_varint(r);
+
+	if (n > r->left / (min_each == 0 ? 1 : min_each)) {
+		r->bad = true;
+		return 0;
+	}
+	return (size_t)n;
+}
+
+static void
+get_meta(struct mail_reader *r, struct mail_meta **arr, size_t *n_r,
+    size_t *cap_r)
+{
+	size_t n = get_count(r, 8);
+
+	*arr = mail_xcalloc(n, sizeof(**arr));
+	*cap_r = n;
+	for (size_t i = 0; i < n && !r->bad; i++) {
+		struct mail_meta *m = &(*arr)[i];
+		size_t len;
+		const uint8_t *v;
+
+		m->uid = (uint32_t)mail_get_varint(r);
+		m->user = mail_get_strdup(r, 255);
+		m->key = mail_get_strdup(r, 4096);
+		m->has_value = mail_get_u8(r) != 0;
+		v = mail_get_bytes(r, SIZE_MAX, &len);
+		m->modseq = mail_get_varint(r);
+		m->hlc = mail_get_varint(r);
+		m->node = mail_get_varint(r);
+		*n_r = i + 1;
+		if (m->user == NULL || m->key == NULL || v == NULL) {
+			r->bad = true;
+			break;
+		}
+		m->value = mail_xmalloc(len + 1);
+		memcpy(m->value, v, len);
+		m->value[len] = '\0';
+		m->value_len = len;
+	}
+}
+
+static struct mail_mailbox *
+get_mailbox(struct mail_reader *r)
+{
+	struct mail_mailbox *mb = mail_xcalloc(1, sizeof(*mb));
+	size_t n;
+
+	mail_get_raw(r, mb->guid.b, 16);
+	mb->name = mail_get_strdup(r, 4096);
+	mb->name_hlc = mail_get_varint(r);
+	mb->name_node = mail_get_varint(r);
+	mb->uidvalidity = (uint32_t)mail_get_varint(r);
+	mb->uidnext = (uint32_t)mail_get_varint(r);
+	mb->highestmodseq = mail_get_varint(r);
+	mb->special_use = mail_get_strdup(r, 256);
+	mb->pvt_mask = (uint16_t)mail_get_varint(r);
+	n = (size_t)mail_get_varint(r);
+	if (n > MAIL_MAILBOX_MAX_KEYWORDS)
+		r->bad = true;
+	for (size_t i = 0; i < n && !r->bad; i++) {
+		char *kw = mail_get_strdup(r, 256);
+
+		if (kw == NULL)
+			break;
+		mb->keywords[mb->n_keywords++] = kw;
+	}
+	n = get_count(r, sizeof(struct mail_msg));
+	if (!r->bad) {
+		mb->msgs = mail_xmalloc(n * sizeof(*mb->msgs));
+		mb->cap_msgs = n;
+		mb->n_msgs = n;
+		mail_get_raw(r, mb->msgs, n * sizeof(*mb->msgs));
+		for (size_t i = 0; i < n; i++) {
+			if ((mb->msgs[i].flags & MAIL_SEEN) == 0)
+				mb->n_unseen++;
+			mb->total_size += mb->msgs[i].size;
+		}
+	}
+	n = get_count(r, 2);
+	mb->pvt = mail_xcalloc(n, sizeof(*mb->pvt));
+	mb->cap_pvt = n;
+	for (size_t i = 0; i < n && !r->bad; i++) {
+		struct mail_pvt_user *pu = &mb->pvt[i];
+		size_t k;
+
+		pu->user = mail_get_strdup(r, 255);
+		mb->n_pvt = i + 1;
+		pu->n = get_count(r, 3);
+		pu->cap = pu->n;
+		pu->v = mail_xcalloc(pu->n, sizeof(*pu->v));
+		for (k = 0; k < pu->n && !r->bad; k++) {
+			pu->v[k].uid = (uint32_t)mail_get_varint(r);
+			pu->v[k].flags = (uint16_t)mail_get_varint(r);
+			pu->v[k].modseq = mail_get_varint(r);
+		}
+		if (pu->user == NULL)
+			r->bad = true;
+	}
+	get_meta(r, &mb->meta, &mb->n_meta, &mb->cap_meta);
+	n = get_count(r, 4);
+	mb->acl = mail_xcalloc(n, sizeof(*mb->acl));
+	mb->cap_acl = n;
+	for (size_t i = 0; i < n && !r->bad; i++) {
+		mb->acl[i].identifier = mail_get_strdup(r, 255);
+		mb->acl[i].rights = mail_get_strdup(r, 64);
+		mb->acl[i].hlc = mail_get_varint(r);
+		mb->acl[i].node = mail_get_varint(r);
+		mb->n_acl = i + 1;
+		if (mb->acl[i].identifier == NULL || mb->acl[i].rights == NULL)
+			r->bad = true;
+	}
+	if (mb->name == NULL || mb->special_use == NULL)
+		r->bad = true;
+	return mb;
+}
+
+int
+mail_snapshot_read(const struct mail_fs *fs, const char *path,
+    struct mail_state **st_r, uint64_t *log_end_r, struct mail_err *err)
+{
+	struct mail_buf b = MAIL_BUF_INIT;
+	struct mail_state *st = NULL;
+	struct mail_reader r;
+	size_t n;
+	int ret = -1;
+
+	*st_r = NULL;
+	if (mail_fs_read_file(fs, path, &b, SNAP_MAX, err) < 0)
+		goto out;
+	if (b.len < 40 + 8 || memcmp(b.data, SNAP_MAGIC, 8) != 0 ||
+	    mail_get_le32(b.data + 8) != SNAP_VERSION ||
+	    mail_get_le32(b.data + 12) != sizeof(struct mail_msg) ||
+	    mail_get_le32(b.data + 16) != SNAP_BOM ||
+	    XXH3_64bits(b.data, b.len - 8) !=
+	    mail_get_le64(b.data + b.len - 8)) {
+		mail_err_set(err, MAIL_ERR_CORRUPT,
+		    "index snapshot '%s' is damaged or from another version",
+		    path);
+		goto out;
+	}
+	*log_end_r = mail_get_le64(b.data + 24);
+	mail_reader_init(&r, b.data + 32, b.len - 32 - 8);
+	st = mail_state_new();
+	st->modseq = mail_get_varint(&r);
+	st->hlc = mail_get_varint(&r);
+	st->last_uidvalidity = (uint32_t)mail_get_varint(&r);
+	n = get_count(&r, 16);
+	st->deleted = mail_xcalloc(n, sizeof(*st->deleted));
+	st->cap_deleted = st->n_deleted = n;
+	for (size_t i = 0; i < n; i++)
+		mail_get_raw(&r, st->deleted[i].b, 16);
+	n = get_count(&r, 1);
+	st->subs = mail_xcalloc(n, sizeof(char *));
+	st->cap_subs = n;
+	for (size_t i = 0; i < n && !r.bad; i++) {
+		if ((st->subs[i] = mail_get_strdup(&r, 4096)) == NULL)
+			break;
+		st->n_subs = i + 1;
+	}
+	get_meta(&r, &st->meta, &st->n_meta, &st->cap_meta);
+	n = get_count(&r, 16);
+	st->mailboxes = mail_xcalloc(n, sizeof(*st->mailboxes));
+	st->cap_mailboxes = n;
+	for (size_t i = 0; i < n && !r.bad; i++) {
+		st->mailboxes[i] = get_mailbox(&r);
+		st->n_mailboxes = i + 1;
+	}
+	if (!mail_reader_end(&r)) {
+		mail_err_set(err, MAIL_ERR_CORRUPT,
+		    "index snapshot '%s' is malformed", path);
+		goto out;
+	}
+	*st_r = st;
+	st = NULL;
+	ret = 0;
+out:
+	mail_state_free(&st);
+	mail_buf_free(&b);
+	return ret;
+}
