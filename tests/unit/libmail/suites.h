@@ -4,3 +4,4 @@
  */
 SUITE(test_mail_buf_suite)
 SUITE(test_mail_header_suite)
+SUITE(test_mail_watch_suite)
