@@ -529,7 +529,11 @@ mail_blobs_put(struct mail_blobs *b, const void *data, size_t len,
 	path = seg_path(b, b->seg);
 	if (mail_fs_write_full(b->fs, b->seg_fd, rec.data, rec.len, path,
 	    err) < 0) {
-		/* a partial record may be on disk: continue after it */
+		/* give back what a partial record took (a full disk must not
+		 * stay full of garbage); if even that fails, readers skip
+		 * it, and the next writer appends after it */
+		(void)b->fs->ops->ftruncate(b->fs->ctx, b->seg_fd,
+		    (off_t)b->seg_size);
 		mail_fs_close(b->fs, &b->seg_fd);
 		goto out;
 	}
