@@ -402,6 +402,18 @@ fail:
 	return -1;
 }
 
+/* fsync the directory dir/name. */
+static int
+blobs_fsync_subdir(struct mail_blobs *b, const char *name,
+    struct mail_err *err)
+{
+	char *path = mail_xasprintf("%s/%s", b->dir, name);
+	int ret = mail_fs_fsync_dir(b->fs, path, err);
+
+	free(path);
+	return ret;
+}
+
 static int
 seg_open_for_append(struct mail_blobs *b, struct mail_err *err)
 {
@@ -420,6 +432,11 @@ seg_open_for_append(struct mail_blobs *b, struct mail_err *err)
 		goto out;
 	}
 	b->seg_size = (uint64_t)st.st_size;
+	/* a new (or still empty) segment: make its directory entry durable
+	 * before any body goes in, so that no commit can depend on an entry
+	 * a crash could take away, whoever created the file */
+	if (st.st_size == 0 && blobs_fsync_subdir(b, "seg", err) < 0)
+		goto out;
 	if (lseek(b->seg_fd, 0, SEEK_END) < 0) {
 		mail_err_sys(err, errno, "seek '%s'", path);
 		goto out;
@@ -439,8 +456,14 @@ seg_finish(struct mail_blobs *b, struct mail_err *err)
 	char *path;
 	int ret = 0;
 
-	if (b->seg_fd == -1)
-		return 0;
+	if (b->seg_fd == -1) {
+		if (!b->seg_dirty)
+			return 0;
+		/* a failed put closed the segment after bodies of this
+		 * batch went in: they still need their fsync */
+		if (seg_open_for_append(b, err) < 0)
+			return -1;
+	}
 	path = seg_path(b, b->seg);
 	if (b->seg_dirty)
 		ret = mail_fs_fsync(b->fs, b->seg_fd, path, err);
@@ -568,6 +591,9 @@ shard_flush(struct mail_blobs *b, unsigned i, struct mail_err *err)
 		mail_err_sys(err, errno, "stat '%s'", path);
 		goto out;
 	}
+	/* a new shard: its directory entry first (see seg_open_for_append) */
+	if (st.st_size == 0 && blobs_fsync_subdir(b, "idx", err) < 0)
+		goto out;
 	/* the cache was loaded under this lock, so the file holds exactly
 	 * the entries before ours, plus maybe a torn record to drop */
 	on_disk = (size_t)st.st_size / IDX_REC;
@@ -632,6 +658,41 @@ mail_blobs_abort(struct mail_blobs *b)
 	shards_forget(b);
 }
 
+/* Is there a whole, intact body record at h (avail bytes)? Reindex must
+ * not trust a header alone: a crash can cut the body after it, and its
+ * stored length would then skip over the records appended later. */
+static bool
+blob_rec_intact(const uint8_t *h, size_t avail)
+{
+	struct mail_guid got;
+	uint64_t raw, stored;
+
+	if (avail < BLOB_HDR || memcmp(h, "BLOB", 4) != 0 ||
+	    XXH3_64bits(h, 40) != mail_get_le64(h + 40))
+		return false;
+	raw = mail_get_le64(h + 24);
+	stored = mail_get_le64(h + 32);
+	if (stored > avail - BLOB_HDR || raw > MAIL_BLOB_MAX_SIZE)
+		return false;
+	if ((mail_get_le32(h + 4) & BLOB_ZLIB) == 0) {
+		if (raw != stored)
+			return false;
+		mail_guid_hash(h + BLOB_HDR, (size_t)raw, &got);
+	} else {
+		uint8_t *out = mail_xmalloc((size_t)raw);
+		uLongf dlen = (uLongf)raw;
+		bool ok = uncompress(out, &dlen, h + BLOB_HDR,
+		    (uLong)stored) == Z_OK && dlen == raw;
+
+		if (ok)
+			mail_guid_hash(out, (size_t)raw, &got);
+		free(out);
+		if (!ok)
+			return false;
+	}
+	return memcmp(got.b, h + 8, 16) == 0;
+}
+
 int
 mail_blobs_reindex(struct mail_blobs *b, uint64_t *n_r, struct mail_err *err)
 {
@@ -663,10 +724,19 @@ mail_blobs_reindex(struct mail_blobs *b, uint64_t *n_r, struct mail_err *err)
 			const uint8_t *h = buf.data + off;
 			struct idx_ent e;
 
-			if (memcmp(h, "BLOB", 4) != 0 ||
-			    XXH3_64bits(h, 40) != mail_get_le64(h + 40) ||
-			    mail_get_le64(h + 32) > buf.len - off - BLOB_HDR)
-				break;	/* torn end of segment */
+			if (!blob_rec_intact(h, buf.len - off)) {
+				/* a record torn by a crashed writer, which
+				 * later batches appended after: look for the
+				 * next record rather than stop, or the only
+				 * trace of those bodies is lost */
+				const uint8_t *next = memmem(h + 1,
+				    buf.len - off - 1, "BLOB", 4);
+
+				if (next == NULL)
+					break;
+				off = (size_t)(next - buf.data);
+				continue;
+			}
 			memset(&e, 0, sizeof(e));
 			memcpy(e.hash.b, h + 8, 16);
 			e.seg = seg;

@@ -113,19 +113,22 @@ mail_conf_parse(const char *path, const char *text, size_t len,
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *line = p, *eq;
 		size_t n = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
+		bool quoted = false;
 
 		p = nl != NULL ? nl + 1 : end;
 		lineno++;
 		if (memchr(line, '\0', n) != NULL)
 			goto bad_nul;
-		/* strip a comment unless the value is quoted */
-		eq = memchr(line, '=', n);
-		if (eq == NULL || memchr(eq, '"', n - (size_t)(eq - line)) ==
-		    NULL) {
-			const char *hash = memchr(line, '#', n);
-
-			if (hash != NULL)
-				n = (size_t)(hash - line);
+		/* a comment starts at the first '#' outside double quotes:
+		 * a quoted value keeps its '#', and a commented-out line
+		 * stays a comment even when it holds a quoted value */
+		for (size_t i = 0; i < n; i++) {
+			if (line[i] == '"') {
+				quoted = !quoted;
+			} else if (line[i] == '#' && !quoted) {
+				n = i;
+				break;
+			}
 		}
 		trim(&line, &n);
 		if (n == 0)

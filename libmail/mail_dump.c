@@ -151,7 +151,8 @@ dump_mailbox(struct mail_buf *out, const struct mail_mailbox *mb)
 	mail_flags_format(mb->pvt_mask, out);
 	mail_buf_append_str(out, ")\n");
 	acl = mail_xcalloc(mb->n_acl, sizeof(*acl));
-	memcpy(acl, mb->acl, mb->n_acl * sizeof(*acl));
+	if (mb->n_acl > 0)	/* memcpy from NULL is undefined */
+		memcpy(acl, mb->acl, mb->n_acl * sizeof(*acl));
 	qsort(acl, mb->n_acl, sizeof(*acl), cmp_acl);
 	for (size_t i = 0; i < mb->n_acl; i++) {
 		mail_buf_append_str(out, "  acl ");
@@ -175,7 +176,8 @@ dump_mailbox(struct mail_buf *out, const struct mail_mailbox *mb)
 		    mail_guid_to_hex(&m->body, hex));
 	}
 	pvt = mail_xcalloc(mb->n_pvt, sizeof(*pvt));
-	memcpy(pvt, mb->pvt, mb->n_pvt * sizeof(*pvt));
+	if (mb->n_pvt > 0)
+		memcpy(pvt, mb->pvt, mb->n_pvt * sizeof(*pvt));
 	qsort(pvt, mb->n_pvt, sizeof(*pvt), cmp_pvt_user);
 	for (size_t p = 0; p < mb->n_pvt; p++) {
 		for (size_t i = 0; i < pvt[p].n; i++) {
@@ -204,7 +206,8 @@ mail_dump_state(const char *user, const struct mail_state *st,
 	}
 	dump_meta(out, "", "server", st->meta, st->n_meta);
 	mbs = mail_xcalloc(st->n_mailboxes, sizeof(*mbs));
-	memcpy(mbs, st->mailboxes, st->n_mailboxes * sizeof(*mbs));
+	if (st->n_mailboxes > 0)
+		memcpy(mbs, st->mailboxes, st->n_mailboxes * sizeof(*mbs));
 	qsort(mbs, st->n_mailboxes, sizeof(*mbs), cmp_mailbox);
 	for (size_t i = 0; i < st->n_mailboxes; i++)
 		dump_mailbox(out, mbs[i]);

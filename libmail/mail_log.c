@@ -95,18 +95,34 @@ log_check_header(const uint8_t *h, size_t n, const char *path,
 	return 0;
 }
 
-/* After damage at off, is there any valid record later in buf? Then the
- * damage is in the middle of the log, not a torn tail. */
+/* After damage, is there a valid commit in buf[*from..n)? Then the damage
+ * is in the middle of the log, not a torn tail. *from is advanced past
+ * the offsets that can never start a record, so that the caller can read
+ * more of the file and ask again without rescanning them. */
 static bool
-log_valid_record_after(const uint8_t *buf, size_t n, size_t off)
+log_valid_record_after(const uint8_t *buf, size_t n, size_t *from)
 {
 	struct mail_log_rec rec;
 	struct mail_err err;
+	bool settled = true;	/* no offset before i can start a record */
+	size_t i;
 
-	for (size_t i = off + 1; i + MAIL_LOG_REC_MIN <= n; i++) {
-		if (mail_log_decode(buf + i, n - i, &rec, &err) > 0)
+	for (i = *from; i + MAIL_LOG_REC_MIN <= n; i++) {
+		ssize_t r = mail_log_decode(buf + i, n - i, &rec, &err);
+
+		/* only a commit proves damage: the unfinished transaction
+		 * of a crashed writer may leave valid records after a hole
+		 * (pages written back out of order), never a commit, since
+		 * each transaction is fsynced before the next begins */
+		if (r > 0 && (rec.flags & MAIL_REC_COMMIT))
 			return true;
+		if (r == 0 && settled) {
+			*from = i;	/* may complete with more bytes */
+			settled = false;
+		}
 	}
+	if (settled)
+		*from = i;
 	return false;
 }
 
@@ -167,13 +183,31 @@ mail_log_read(const struct mail_fs *fs, const char *path, uint64_t start,
 		if (used == 0 && pos == buf.len)
 			break;		/* clean end of file */
 		if (used <= 0) {
+			size_t from = pos + 1;
+
 			scan->damaged = true;
 			scan->damage_off = buf_off + pos;
-			/* an incomplete record at EOF is a torn tail; bad
-			 * bytes followed by good records are not */
-			if (used < 0)
-				scan->mid_damage = log_valid_record_after(
-				    buf.data, buf.len, pos);
+			/* bytes that are no record are a torn tail only if
+			 * no valid record follows them anywhere in the file,
+			 * so read on until one does or the file ends: the
+			 * next record may lie beyond this chunk, and a length
+			 * that runs past the end of the file may be a flipped
+			 * bit, not a cut. A writer cuts a torn tail, so
+			 * guessing wrong here would drop commits. */
+			while (!(scan->mid_damage = log_valid_record_after(
+			    buf.data, buf.len, &from)) && !eof) {
+				ssize_t r;
+
+				mail_buf_reserve(&buf, LOG_READ_CHUNK);
+				r = mail_fs_pread_full(fs, fd, buf.data +
+				    buf.len, LOG_READ_CHUNK,
+				    (off_t)(buf_off + buf.len), path, err);
+				if (r < 0)
+					goto out;
+				buf.len += (size_t)r;
+				if (r < LOG_READ_CHUNK)
+					eof = true;
+			}
 			mail_err_clear(err);
 			break;
 		}

@@ -52,21 +52,31 @@ special_use_check(const char *use, const char **canon_r,
 	    "unknown special-use attribute '%.64s'", use);
 }
 
+/* Create a mailbox; uv 0 and guid NULL pick new ones. */
 static int
 mailbox_create_raw(struct mail_txn *t, const char *name, const char *use,
-    struct mail_mailbox **mb_r, struct mail_err *err)
+    uint32_t uv, const struct mail_guid *guid, struct mail_mailbox **mb_r,
+    struct mail_err *err)
 {
 	struct mail_state *st = txn_state(t);
 	struct mail_rec rec;
-	uint32_t uv = (uint32_t)time(NULL);
 
 	/* UIDVALIDITY must differ from any earlier mailbox of this name,
 	 * also one created and deleted within the same second */
-	if (uv <= st->last_uidvalidity)
-		uv = st->last_uidvalidity + 1;
+	if (uv == 0) {
+		uv = (uint32_t)time(NULL);
+		if (uv <= st->last_uidvalidity)
+			uv = st->last_uidvalidity + 1;
+	}
 	memset(&rec, 0, sizeof(rec));
 	rec.type = MAIL_REC_MAILBOX_CREATE;
-	mail_guid_generate(&rec.mailbox);
+	/* a GUID in use or deleted would make apply ignore the record */
+	if (guid != NULL && !mail_guid_is_zero(guid) &&
+	    mail_state_mailbox_by_guid(st, guid) == NULL &&
+	    !mail_state_guid_deleted(st, guid))
+		rec.mailbox = *guid;
+	else
+		mail_guid_generate(&rec.mailbox);
 	rec.uidvalidity = uv;
 	rec.name = (char *)(uintptr_t)name;
 	if (mail_txn_add(t, &rec, err) < 0)
@@ -95,7 +105,7 @@ mail_op_mailbox_create(struct mail_txn *t, const char *name,
 		mail_err_set(err, MAIL_ERR_EXISTS, "mailbox '%s' exists", norm);
 		goto out;
 	}
-	if (mailbox_create_raw(t, norm, use, &mb, err) < 0)
+	if (mailbox_create_raw(t, norm, use, 0, NULL, &mb, err) < 0)
 		goto out;
 	if (mb_r != NULL)
 		*mb_r = mb;
@@ -103,6 +113,87 @@ mail_op_mailbox_create(struct mail_txn *t, const char *name,
 out:
 	free(norm);
 	return ret;
+}
+
+bool
+mail_mailbox_unused(const struct mail_mailbox *mb)
+{
+	return mb->n_msgs == 0 && mb->uidnext == 1 && mb->n_meta == 0 &&
+	    mb->n_acl == 0 && mb->n_pvt == 0;
+}
+
+int
+mail_op_mailbox_create_with(struct mail_txn *t, const char *name,
+    const char *special_use, const struct mail_mailbox_opts *opts,
+    struct mail_mailbox **mb_r, struct mail_err *err)
+{
+	struct mail_state *st = txn_state(t);
+	struct mail_mailbox *mb;
+	struct mail_rec rec;
+	const char *use;
+	char *norm = NULL;
+	int ret = -1;
+
+	if (mail_mailbox_name_check(name, err) < 0 ||
+	    special_use_check(special_use, &use, err) < 0)
+		return -1;
+	norm = mail_mailbox_name_normalize(name);
+	if ((mb = mail_state_mailbox_by_name(st, norm)) != NULL) {
+		if (!opts->replace_unused || !mail_mailbox_unused(mb)) {
+			mail_err_set(err, MAIL_ERR_EXISTS, "mailbox '%s' exists",
+			    norm);
+			goto out;
+		}
+		if ((opts->uidvalidity == 0 ||
+		    opts->uidvalidity == mb->uidvalidity) &&
+		    (opts->guid == NULL ||
+		    mail_guid_cmp(opts->guid, &mb->guid) == 0)) {
+			/* nothing to gain from a new identity */
+			if (*use != '\0' && strcmp(mb->special_use, use) != 0 &&
+			    mail_op_mailbox_set(t, mb, "special-use", use,
+			    err) < 0)
+				goto out;
+			ret = 0;
+			goto done;
+		}
+		/* written as a delete and a create rather than a new record
+		 * type, so that replay and peers need nothing new; this is
+		 * also the only way INBOX is ever deleted */
+		memset(&rec, 0, sizeof(rec));
+		rec.type = MAIL_REC_MAILBOX_DELETE;
+		rec.mailbox = mb->guid;
+		if (mail_txn_add(t, &rec, err) < 0)
+			goto out;
+	}
+	if (mailbox_create_raw(t, norm, use, opts->uidvalidity, opts->guid,
+	    &mb, err) < 0)
+		goto out;
+	ret = 0;
+done:
+	if (mb_r != NULL)
+		*mb_r = mb;
+out:
+	free(norm);
+	return ret;
+}
+
+int
+mail_op_mailbox_set_uidnext(struct mail_txn *t, struct mail_mailbox *mb,
+    uint32_t uidnext, struct mail_err *err)
+{
+	struct mail_rec rec;
+	char num[16];
+
+	if (uidnext <= mb->uidnext)
+		return 0;
+	snprintf(num, sizeof(num), "%u", uidnext);
+	memset(&rec, 0, sizeof(rec));
+	rec.type = MAIL_REC_MAILBOX_ATTR;
+	rec.mailbox = mb->guid;
+	rec.name = (char *)(uintptr_t)"uidnext";
+	rec.value = (uint8_t *)num;
+	rec.value_len = strlen(num);
+	return mail_txn_add(t, &rec, err);
 }
 
 /* Is child below parent in the hierarchy ("a/b" below "a")? */

@@ -21,6 +21,41 @@
 int	mail_op_mailbox_create(struct mail_txn *t, const char *name,
 	    const char *special_use, struct mail_mailbox **mb_r,
 	    struct mail_err *err) WARN_UNUSED;
+/* True if mb never held a message and has no metadata, ACL or private
+ * flag entries: replacing it (mail_mailbox_opts.replace_unused) loses
+ * nothing. */
+bool	mail_mailbox_unused(const struct mail_mailbox *mb);
+/* Options of mail_op_mailbox_create_with(). Zero means "default". */
+struct mail_mailbox_opts {
+	uint32_t uidvalidity;		/* 0: a new one, as create does */
+	const struct mail_guid *guid;	/* NULL: a new one; also when this
+					 * one is in use or was deleted
+					 * (a GUID never comes back) */
+	bool	 replace_unused;	/* an existing mailbox of that name
+					 * that never held a message and has
+					 * no metadata or ACL entries is
+					 * deleted and created anew */
+};
+/* Create mailbox name like mail_op_mailbox_create(), keeping identities
+ * from elsewhere: imports keep a Maildir's UIDVALIDITY and mailbox GUID
+ * so that IMAP clients' caches stay valid. The caller answers for the
+ * UIDVALIDITY: it is not checked against earlier mailboxes of that name.
+ * With replace_unused, an existing unused mailbox whose UIDVALIDITY or
+ * GUID differs from the ones asked for is replaced (otherwise it is kept,
+ * and given special_use if that is not empty); any other existing
+ * mailbox is MAIL_ERR_EXISTS. Sets *mb_r (borrowed from the state) when
+ * mb_r is not NULL. */
+int	mail_op_mailbox_create_with(struct mail_txn *t, const char *name,
+	    const char *special_use, const struct mail_mailbox_opts *opts,
+	    struct mail_mailbox **mb_r, struct mail_err *err) WARN_UNUSED;
+/* Raise mb's UIDNEXT to uidnext (at most 2^32 - 1), so that UIDs below
+ * it, used elsewhere before an import, are never handed out here. A
+ * value at or below the current UIDNEXT changes nothing: UIDNEXT never
+ * goes down. Written as the MAILBOX_ATTR "uidnext", which versions that
+ * do not know it ignore. */
+int	mail_op_mailbox_set_uidnext(struct mail_txn *t,
+	    struct mail_mailbox *mb, uint32_t uidnext, struct mail_err *err)
+	    WARN_UNUSED;
 /* Rename old to new, children included ("a/b" follows "a"). Renaming
  * INBOX moves its messages to a new mailbox and leaves INBOX empty, as
  * IMAP RENAME does. */

@@ -175,14 +175,19 @@ get_uids(struct mail_reader *r, struct mail_uidset *set)
 		r->bad = true;
 		return;
 	}
-	for (uint64_t i = 0; i < n && !r->bad; i++) {
+	for (uint64_t i = 0, prev_hi = 0; i < n && !r->bad; i++) {
 		uint64_t lo = mail_get_varint(r), span = mail_get_varint(r);
 
-		if (lo == 0 || lo > UINT32_MAX || span > UINT32_MAX - lo) {
+		/* the encoder writes a normalized set: ascending, disjoint,
+		 * not adjacent. Accepting any order would make each add an
+		 * insert in the middle, quadratic for a hostile record. */
+		if (lo == 0 || lo > UINT32_MAX || span > UINT32_MAX - lo ||
+		    (i > 0 && lo <= prev_hi + 1)) {
 			r->bad = true;
 			return;
 		}
 		mail_uidset_add(set, (uint32_t)lo, (uint32_t)(lo + span));
+		prev_hi = lo + span;
 	}
 }
 
@@ -196,6 +201,23 @@ check_name(char *name, bool mailbox)
 	if (mailbox)
 		return mail_mailbox_name_check(name, &err) == 0;
 	return true;
+}
+
+/* The "uidnext" attribute: decimal 1..2^32-1 without leading zeros, the
+ * only form mail_op_mailbox_set_uidnext() writes. */
+static bool
+attr_uidnext_valid(const uint8_t *v, size_t len)
+{
+	uint64_t n = 0;
+
+	if (v == NULL || len == 0 || len > 10 || v[0] == '0')
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return false;
+		n = n * 10 + (uint64_t)(v[i] - '0');
+	}
+	return n <= UINT32_MAX;
 }
 
 int
@@ -233,6 +255,9 @@ mail_rec_decode(const struct mail_log_rec *lrec, struct mail_rec *rec,
 		get_guid(&r, &rec->mailbox);
 		rec->name = mail_get_strdup(&r, 64);
 		rec->value = get_value(&r, 1024, &rec->value_len);
+		if (rec->name != NULL && strcmp(rec->name, "uidnext") == 0 &&
+		    !attr_uidnext_valid(rec->value, rec->value_len))
+			r.bad = true;
 		break;
 	case MAIL_REC_SUBSCRIBE:
 		rec->name = mail_get_strdup(&r, MAIL_MAILBOX_NAME_MAX);

@@ -7,7 +7,9 @@
  *   MAILBOX_CREATE  guid, uidvalidity, name
  *   MAILBOX_RENAME  guid, name
  *   MAILBOX_DELETE  guid
- *   MAILBOX_ATTR    guid, key, value          ("specialuse", "pvtflags")
+ *   MAILBOX_ATTR    guid, key, value          ("specialuse", "pvtflags",
+ *                                             "uidnext": decimal, only
+ *                                             ever raises UIDNEXT)
  *   SUBSCRIBE       name, on (0/1)
  *   MSG_ADD         mailbox guid, uid, message guid, instance node,
  *                   instance hlc, flags, keywords, internal date,

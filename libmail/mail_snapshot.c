@@ -242,7 +242,9 @@ mail_snapshot_read(const struct mail_fs *fs, const char *path,
 	*st_r = NULL;
 	if (mail_fs_read_file(fs, path, &b, SNAP_MAX, err) < 0)
 		goto out;
-	if (b.len < 40 + 8 || memcmp(b.data, SNAP_MAGIC, 8) != 0 ||
+	/* 32-byte header and the checksum; the state of an empty user is
+	 * only 7 more bytes, and the reader checks the rest */
+	if (b.len < 32 + 8 || memcmp(b.data, SNAP_MAGIC, 8) != 0 ||
 	    mail_get_le32(b.data + 8) != SNAP_VERSION ||
 	    mail_get_le32(b.data + 12) != sizeof(struct mail_msg) ||
 	    mail_get_le32(b.data + 16) != SNAP_BOM ||

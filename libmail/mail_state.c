@@ -311,6 +311,13 @@ apply_mailbox_attr(struct mail_mailbox *mb, const struct mail_rec *rec)
 	} else if (strcmp(rec->name, "pvtflags") == 0) {
 		mb->pvt_mask = (uint16_t)(strtoul((const char *)rec->value,
 		    NULL, 10) & MAIL_FLAGS_ALL);
+	} else if (strcmp(rec->name, "uidnext") == 0) {
+		/* the decoder checked the number; taking the maximum keeps
+		 * apply order-independent and UIDs never reused */
+		unsigned long v = strtoul((const char *)rec->value, NULL, 10);
+
+		if (v > mb->uidnext && v <= UINT32_MAX)
+			mb->uidnext = (uint32_t)v;
 	}
 	/* unknown attributes are from a newer version: ignored */
 	bump_modseq(mb, rec->modseq);

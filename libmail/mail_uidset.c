@@ -49,7 +49,9 @@ mail_uidset_add(struct mail_uidset *set, uint32_t lo, uint32_t hi)
 	if (hi > set->r[i].hi)
 		set->r[i].hi = hi;
 	for (j = i + 1; j < set->n; j++) {
-		if (set->r[j].lo > set->r[i].hi + 1 || set->r[i].hi == UINT32_MAX)
+		/* test for UINT32_MAX first: hi + 1 would wrap to 0 */
+		if (set->r[i].hi != UINT32_MAX &&
+		    set->r[j].lo > set->r[i].hi + 1)
 			break;
 		if (set->r[j].hi > set->r[i].hi)
 			set->r[i].hi = set->r[j].hi;
