@@ -182,13 +182,6 @@ out:
 	return ret;
 }
 
-static int
-cmp_acl(const void *a, const void *b)
-{
-	return strcmp(((const struct mail_acl_entry *)a)->identifier,
-	    ((const struct mail_acl_entry *)b)->identifier);
-}
-
 int
 dsync_cmd_acl(struct dsync_ctx *ctx, int argc, char **argv)
 {
@@ -224,15 +217,14 @@ dsync_cmd_acl(struct dsync_ctx *ctx, int argc, char **argv)
 	if (dsync_mbox_resolve(ctx, a.mailbox, false, &m, &err) < 0)
 		return dsync_fail(&err);
 	if (strcmp(verb, "list") == 0) {
-		struct mail_acl_entry *v;
+		const struct mail_acl_entry **v;
+		size_t n;
 
 		if ((mb = dsync_mbox_get(&m, &err)) == NULL)
 			goto fail;
-		v = mail_xcalloc(mb->n_acl, sizeof(*v));
-		memcpy(v, mb->acl, mb->n_acl * sizeof(*v));
-		qsort(v, mb->n_acl, sizeof(*v), cmp_acl);
-		for (size_t i = 0; i < mb->n_acl; i++)
-			printf("%s %s\n", v[i].identifier, v[i].rights);
+		v = mail_mailbox_acl_sorted(mb, &n);
+		for (size_t i = 0; i < n; i++)
+			printf("%s %s\n", v[i]->identifier, v[i]->rights);
 		free(v);
 		ret = 0;
 		goto out;

@@ -176,6 +176,27 @@ check_bodies(struct mail_store *store, const char *user,
 	return 0;
 }
 
+/* Does the log's record ending at end carry the checksum mark? (What a
+ * snapshot remembers of the log it was made from; see mail_store.c.) */
+static bool
+snapshot_of_log(const struct mail_fs *fs, const char *log, uint64_t end,
+    uint64_t mark)
+{
+	struct mail_err err;
+	uint8_t b[8];
+	int fd;
+	ssize_t r;
+
+	if (end <= MAIL_LOG_HEADER_SIZE)
+		return mark == 0;
+	if ((fd = mail_fs_open(fs, log, O_RDONLY, 0, &err)) < 0)
+		return false;
+	r = mail_fs_pread_full(fs, fd, b, sizeof(b), (off_t)(end - 8), log,
+	    &err);
+	mail_fs_close(fs, &fd);
+	return r == 8 && mail_get_le64(b) == mark;
+}
+
 static int
 lock_user(const char *dir, int *fd_r, struct mail_err *err)
 {
@@ -206,7 +227,7 @@ check_user(struct mail_store *store, const char *name, bool repair,
 	struct mail_log_scan scan;
 	struct mail_state *snap = NULL;
 	struct mail_buf d1 = MAIL_BUF_INIT, d2 = MAIL_BUF_INIT;
-	uint64_t snap_end = 0, bad = 0;
+	uint64_t snap_end = 0, snap_mark = 0, bad = 0;
 	int lock_fd = -1, ret = -1;
 	struct mail_err serr;
 
@@ -271,8 +292,18 @@ check_user(struct mail_store *store, const char *name, bool repair,
 				goto out;
 		}
 	}
-	/* the snapshot must equal a replay of the log */
-	if (mail_snapshot_read(fs, index, &snap, &snap_end, &serr) == 0) {
+	/* the snapshot must be of this log, and equal a replay of it */
+	if (mail_snapshot_read(fs, index, &snap, &snap_end, &snap_mark,
+	    &serr) == 0 && !snapshot_of_log(fs, log, snap_end, snap_mark)) {
+		report(res, "user '%s': index snapshot is not of this log",
+		    name);
+		if (repair) {
+			res->repaired++;
+			(void)unlink(index);
+		} else {
+			res->problems++;
+		}
+	} else if (snap != NULL) {
 		struct mail_user *u = NULL;
 
 		mail_dump_state(name, c.state, &d1);

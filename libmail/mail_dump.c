@@ -122,13 +122,6 @@ dump_keywords(struct mail_buf *out, const struct mail_mailbox *mb,
 }
 
 static int
-cmp_acl(const void *a, const void *b)
-{
-	return strcmp(((const struct mail_acl_entry *)a)->identifier,
-	    ((const struct mail_acl_entry *)b)->identifier);
-}
-
-static int
 cmp_pvt_user(const void *a, const void *b)
 {
 	return strcmp(((const struct mail_pvt_user *)a)->user,
@@ -139,8 +132,9 @@ static void
 dump_mailbox(struct mail_buf *out, const struct mail_mailbox *mb)
 {
 	char hex[MAIL_GUID_HEX];
-	struct mail_acl_entry *acl;
+	const struct mail_acl_entry **acl;
 	struct mail_pvt_user *pvt;
+	size_t n_acl;
 
 	mail_buf_append_str(out, "mailbox ");
 	mail_dump_quote(out, mb->name, strlen(mb->name));
@@ -150,15 +144,12 @@ dump_mailbox(struct mail_buf *out, const struct mail_mailbox *mb)
 	    mb->special_use[0] != '\0' ? mb->special_use : "-");
 	mail_flags_format(mb->pvt_mask, out);
 	mail_buf_append_str(out, ")\n");
-	acl = mail_xcalloc(mb->n_acl, sizeof(*acl));
-	if (mb->n_acl > 0)	/* memcpy from NULL is undefined */
-		memcpy(acl, mb->acl, mb->n_acl * sizeof(*acl));
-	qsort(acl, mb->n_acl, sizeof(*acl), cmp_acl);
-	for (size_t i = 0; i < mb->n_acl; i++) {
+	acl = mail_mailbox_acl_sorted(mb, &n_acl);
+	for (size_t i = 0; i < n_acl; i++) {
 		mail_buf_append_str(out, "  acl ");
-		mail_dump_quote(out, acl[i].identifier,
-		    strlen(acl[i].identifier));
-		mail_buf_printf(out, " %s\n", acl[i].rights);
+		mail_dump_quote(out, acl[i]->identifier,
+		    strlen(acl[i]->identifier));
+		mail_buf_printf(out, " %s\n", acl[i]->rights);
 	}
 	free(acl);
 	dump_meta(out, "  ", "mailbox", mb->meta, mb->n_meta);

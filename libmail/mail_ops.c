@@ -784,11 +784,7 @@ mail_op_acl(struct mail_txn *t, struct mail_mailbox *mb,
 			return mail_err_set(err, MAIL_ERR_PARAM,
 			    "empty ACL rights; use 'acl delete' to remove");
 	} else {
-		bool found = false;
-
-		for (size_t i = 0; i < mb->n_acl; i++)
-			found |= strcmp(mb->acl[i].identifier, identifier) == 0;
-		if (!found)
+		if (mail_mailbox_acl_find(mb, identifier) == NULL)
 			return mail_err_set(err, MAIL_ERR_NOTFOUND,
 			    "no ACL entry for '%.64s' on '%s'", identifier,
 			    mb->name);

@@ -2,7 +2,7 @@
  * mail_snapshot.c: writing and reading the index snapshot.
  *
  * Layout: "DSYNCIDX", u32 version, u32 sizeof(struct mail_msg), u32 byte
- * order mark, u32 zero, u64 log end, then the state as varints and strings
+ * order mark, u32 zero, u64 log end, u64 log mark, then the state as varints and strings
  * (mail_buf_put_*), with each mailbox's messages as one raw array of
  * struct mail_msg in host layout so loading 100,000 messages is one
  * memcpy, and an XXH3-64 of everything before it at the end. The host
@@ -15,7 +15,7 @@
 #include "mail_snapshot.h"
 
 #define SNAP_MAGIC	"DSYNCIDX"
-#define SNAP_VERSION	1
+#define SNAP_VERSION	2
 #define SNAP_BOM	0x01020304u
 #define SNAP_MAX	((size_t)8 * 1024 * 1024 * 1024)
 
@@ -77,7 +77,8 @@ put_mailbox(struct mail_buf *b, const struct mail_mailbox *mb)
 
 int
 mail_snapshot_write(const struct mail_fs *fs, const char *path,
-    const struct mail_state *st, uint64_t log_end, struct mail_err *err)
+    const struct mail_state *st, uint64_t log_end, uint64_t log_mark,
+    struct mail_err *err)
 {
 	struct mail_buf b = MAIL_BUF_INIT;
 	int ret;
@@ -88,6 +89,7 @@ mail_snapshot_write(const struct mail_fs *fs, const char *path,
 	mail_buf_put_le32(&b, SNAP_BOM);
 	mail_buf_put_le32(&b, 0);
 	mail_buf_put_le64(&b, log_end);
+	mail_buf_put_le64(&b, log_mark);
 	mail_buf_put_varint(&b, st->modseq);
 	mail_buf_put_varint(&b, st->hlc);
 	mail_buf_put_varint(&b, st->last_uidvalidity);
@@ -231,7 +233,8 @@ get_mailbox(struct mail_reader *r)
 
 int
 mail_snapshot_read(const struct mail_fs *fs, const char *path,
-    struct mail_state **st_r, uint64_t *log_end_r, struct mail_err *err)
+    struct mail_state **st_r, uint64_t *log_end_r, uint64_t *log_mark_r,
+    struct mail_err *err)
 {
 	struct mail_buf b = MAIL_BUF_INIT;
 	struct mail_state *st = NULL;
@@ -242,9 +245,9 @@ mail_snapshot_read(const struct mail_fs *fs, const char *path,
 	*st_r = NULL;
 	if (mail_fs_read_file(fs, path, &b, SNAP_MAX, err) < 0)
 		goto out;
-	/* 32-byte header and the checksum; the state of an empty user is
+	/* 40-byte header and the checksum; the state of an empty user is
 	 * only 7 more bytes, and the reader checks the rest */
-	if (b.len < 32 + 8 || memcmp(b.data, SNAP_MAGIC, 8) != 0 ||
+	if (b.len < 40 + 8 || memcmp(b.data, SNAP_MAGIC, 8) != 0 ||
 	    mail_get_le32(b.data + 8) != SNAP_VERSION ||
 	    mail_get_le32(b.data + 12) != sizeof(struct mail_msg) ||
 	    mail_get_le32(b.data + 16) != SNAP_BOM ||
@@ -256,7 +259,8 @@ mail_snapshot_read(const struct mail_fs *fs, const char *path,
 		goto out;
 	}
 	*log_end_r = mail_get_le64(b.data + 24);
-	mail_reader_init(&r, b.data + 32, b.len - 32 - 8);
+	*log_mark_r = mail_get_le64(b.data + 32);
+	mail_reader_init(&r, b.data + 40, b.len - 40 - 8);
 	st = mail_state_new();
 	st->modseq = mail_get_varint(&r);
 	st->hlc = mail_get_varint(&r);

@@ -575,29 +575,56 @@ apply_acl(struct mail_mailbox *mb, const struct mail_rec *rec)
 	}
 	if (i < mb->n_acl && mail_hlc_cmp(rec->hlc, rec->node, mb->acl[i].hlc,
 	    mb->acl[i].node) < 0)
-		return;
-	if (rec->value_len == 0) {
-		if (i < mb->n_acl) {
-			free(mb->acl[i].identifier);
-			free(mb->acl[i].rights);
-			memmove(&mb->acl[i], &mb->acl[i + 1],
-			    (mb->n_acl - i - 1) * sizeof(*mb->acl));
-			mb->n_acl--;
-		}
-	} else {
-		if (i == mb->n_acl) {
-			mb->acl = mail_xgrow(mb->acl, &mb->cap_acl,
-			    mb->n_acl + 1, sizeof(*mb->acl));
-			mb->acl[i].identifier = mail_xstrdup(rec->name);
-			mb->acl[i].rights = NULL;
-			mb->n_acl++;
-		}
-		free(mb->acl[i].rights);
-		mb->acl[i].rights = mail_xstrdup((const char *)rec->value);
-		mb->acl[i].hlc = rec->hlc;
-		mb->acl[i].node = rec->node;
+		return;		/* an older write lost */
+	if (i == mb->n_acl) {
+		mb->acl = mail_xgrow(mb->acl, &mb->cap_acl, mb->n_acl + 1,
+		    sizeof(*mb->acl));
+		mb->acl[i].identifier = mail_xstrdup(rec->name);
+		mb->acl[i].rights = NULL;
+		mb->n_acl++;
 	}
+	/* a removal (no rights) stays as a tombstone */
+	free(mb->acl[i].rights);
+	mb->acl[i].rights = mail_xstrdup((const char *)rec->value);
+	mb->acl[i].hlc = rec->hlc;
+	mb->acl[i].node = rec->node;
 	bump_modseq(mb, rec->modseq);
+}
+
+const struct mail_acl_entry *
+mail_mailbox_acl_find(const struct mail_mailbox *mb, const char *identifier)
+{
+	for (size_t i = 0; i < mb->n_acl; i++) {
+		if (strcmp(mb->acl[i].identifier, identifier) == 0)
+			return mb->acl[i].rights[0] != '\0' ? &mb->acl[i] :
+			    NULL;
+	}
+	return NULL;
+}
+
+static int
+cmp_acl_ptr(const void *a, const void *b)
+{
+	const struct mail_acl_entry *x = *(const struct mail_acl_entry *const *)a;
+	const struct mail_acl_entry *y = *(const struct mail_acl_entry *const *)b;
+
+	return strcmp(x->identifier, y->identifier);
+}
+
+const struct mail_acl_entry **
+mail_mailbox_acl_sorted(const struct mail_mailbox *mb, size_t *n_r)
+{
+	const struct mail_acl_entry **v = mail_xcalloc(mb->n_acl + 1,
+	    sizeof(*v));
+	size_t n = 0;
+
+	for (size_t i = 0; i < mb->n_acl; i++) {
+		if (mb->acl[i].rights[0] != '\0')
+			v[n++] = &mb->acl[i];
+	}
+	qsort(v, n, sizeof(*v), cmp_acl_ptr);
+	*n_r = n;
+	return v;
 }
 
 void

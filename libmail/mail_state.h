@@ -60,9 +60,13 @@ struct mail_meta {
 	uint64_t modseq, hlc, node;
 };
 
+/* An ACL entry. A removed entry stays as a tombstone with rights "" so
+ * that a removal and an older grant meet in the same result whatever
+ * order they arrive in (last writer wins on (hlc, node)). */
 struct mail_acl_entry {
 	char	*identifier;	/* user name, "anyone", "authenticated" */
-	char	*rights;	/* RFC 4314 rights letters, canonical order */
+	char	*rights;	/* RFC 4314 rights letters, canonical order;
+				 * "" for a tombstone */
 	uint64_t hlc, node;
 };
 
@@ -137,5 +141,12 @@ struct mail_meta *mail_state_meta_find(const struct mail_state *st,
 	    const struct mail_mailbox *mb, uint32_t uid, const char *user,
 	    const char *key);
 bool	mail_state_subscribed(const struct mail_state *st, const char *name);
+/* The live (not removed) ACL entry of identifier on mb, or NULL. */
+const struct mail_acl_entry *mail_mailbox_acl_find(
+	    const struct mail_mailbox *mb, const char *identifier);
+/* The live ACL entries of mb sorted by identifier, in a malloc'ed array of
+ * borrowed pointers (caller frees the array); sets *n_r. */
+const struct mail_acl_entry **mail_mailbox_acl_sorted(
+	    const struct mail_mailbox *mb, size_t *n_r);
 
 #endif

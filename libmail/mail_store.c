@@ -414,25 +414,69 @@ user_replay(struct mail_user *u, struct mail_err *err)
 	return 0;
 }
 
+/* The mark of the log at end: the checksum that ends the record before
+ * end (0 for an empty log). A snapshot stores it, so that one written for
+ * another log (restored from backup, salvaged by repair) is recognized. */
+static int
+log_mark_at(struct mail_user *u, uint64_t end, uint64_t *mark_r,
+    struct mail_err *err)
+{
+	uint8_t b[8];
+	int fd;
+	ssize_t r;
+
+	*mark_r = 0;
+	if (end <= MAIL_LOG_HEADER_SIZE)
+		return 0;
+	if ((fd = mail_fs_open(u->store->fs, u->log_path, O_RDONLY, 0,
+	    err)) < 0)
+		return -1;
+	r = mail_fs_pread_full(u->store->fs, fd, b, sizeof(b),
+	    (off_t)(end - 8), u->log_path, err);
+	mail_fs_close(u->store->fs, &fd);
+	if (r < 0)
+		return -1;
+	*mark_r = r == 8 ? mail_get_le64(b) : ~(uint64_t)0;
+	return 0;
+}
+
+/* Write the snapshot of the current state (a cache: failure is not an
+ * error of the caller's operation, so only the return value tells). */
+static int
+user_write_snapshot(struct mail_user *u, uint64_t mark, struct mail_err *err)
+{
+	if (mail_snapshot_write(u->store->fs, u->index_path, u->state,
+	    u->log_end, mark, err) < 0)
+		return -1;
+	u->snap_end = u->log_end;
+	return 0;
+}
+
 static int
 user_load(struct mail_user *u, bool use_snapshot, struct mail_err *err)
 {
 	struct mail_err serr;
-	uint64_t end = 0;
+	uint64_t end = 0, mark = 0, log_mark;
 
 	mail_state_free(&u->state);
 	u->log_end = 0;
 	u->snap_end = 0;
 	if (use_snapshot && mail_snapshot_read(u->store->fs, u->index_path,
-	    &u->state, &end, &serr) == 0) {
-		u->log_end = end;
-		u->snap_end = end;
+	    &u->state, &end, &mark, &serr) == 0) {
+		/* only a snapshot of this very log counts */
+		if (log_mark_at(u, end, &log_mark, &serr) == 0 &&
+		    log_mark == mark) {
+			u->log_end = end;
+			u->snap_end = end;
+		} else {
+			mail_state_free(&u->state);
+		}
 	}
 	if (u->state == NULL)
 		u->state = mail_state_new();
 	if (user_replay(u, err) < 0) {
-		/* the snapshot may be ahead of a log restored from backup:
-		 * retry from scratch once */
+		/* a damaged snapshot that passed its checksum: retry from
+		 * the log alone once */
 		if (u->snap_end == 0)
 			return -1;
 		return user_load(u, false, err);
@@ -474,10 +518,10 @@ mail_user_open(struct mail_store *s, const char *name, bool create,
 		goto fail;
 	if (u->log_end - u->snap_end >= SNAPSHOT_ON_OPEN) {
 		struct mail_err serr;
+		uint64_t mark;
 
-		if (mail_snapshot_write(s->fs, u->index_path, u->state,
-		    u->log_end, &serr) == 0)
-			u->snap_end = u->log_end;
+		if (log_mark_at(u, u->log_end, &mark, &serr) == 0)
+			(void)user_write_snapshot(u, mark, &serr);
 	}
 	*user_r = u;
 	return 0;
@@ -543,15 +587,15 @@ int
 mail_user_rebuild(struct mail_user *u, bool write_snapshot,
     struct mail_err *err)
 {
+	uint64_t mark;
+
 	if (user_load(u, false, err) < 0)
 		return -1;
 	if (!write_snapshot)
 		return 0;
-	if (mail_snapshot_write(u->store->fs, u->index_path, u->state,
-	    u->log_end, err) < 0)
+	if (log_mark_at(u, u->log_end, &mark, err) < 0)
 		return -1;
-	u->snap_end = u->log_end;
-	return 0;
+	return user_write_snapshot(u, mark, err);
 }
 
 static int
@@ -695,6 +739,7 @@ mail_txn_commit(struct mail_txn **tp, struct mail_err *err)
 	struct mail_user *u = t->user;
 	struct mail_store *s = u->store;
 	struct mail_err serr;
+	uint64_t mark;
 
 	if (t->blobs_open) {
 		t->blobs_open = false;
@@ -710,11 +755,10 @@ mail_txn_commit(struct mail_txn **tp, struct mail_err *err)
 	    t->buf.len, err) < 0)
 		goto fail;
 	u->log_end += t->buf.len;
+	mark = mail_get_le64(t->buf.data + t->buf.len - 8);
 	txn_free(tp);
-	if (u->log_end - u->snap_end >= SNAPSHOT_EVERY &&
-	    mail_snapshot_write(s->fs, u->index_path, u->state, u->log_end,
-	    &serr) == 0)
-		u->snap_end = u->log_end;
+	if (u->log_end - u->snap_end >= SNAPSHOT_EVERY)
+		(void)user_write_snapshot(u, mark, &serr);
 	return 0;
 fail:
 	txn_free(tp);

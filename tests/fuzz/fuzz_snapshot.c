@@ -20,7 +20,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char path[] = "/tmp/fuzz-snapshot-XXXXXX";
 	struct mail_state *st = NULL;
 	struct mail_err err;
-	uint64_t end;
+	uint64_t end, mark;
 	uint8_t *buf;
 	int fd;
 
@@ -34,7 +34,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	if (write(fd, buf, size) == (ssize_t)size &&
-	    mail_snapshot_read(mail_fs_posix(), path, &st, &end, &err) == 0)
+	    mail_snapshot_read(mail_fs_posix(), path, &st, &end, &mark,
+	    &err) == 0)
 		mail_state_free(&st);
 	close(fd);
 	unlink(path);

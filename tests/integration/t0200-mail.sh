@@ -128,3 +128,17 @@ expect_exit 1 "problem" "check finds a damaged body" "$DSYNC" -s "$S" check
 expect_exit 1 "does not match its hash|damaged" "fetch of a damaged body fails cleanly" "$DSYNC" -s "$S" -u alice fetch -m INBOX 1 body
 cp "$T/seg.bak" "$S/blobs/seg/$seg"
 expect_ok "check clean after restoring the segment" "$DSYNC" -s "$S" check
+
+# a log restored from an older copy: the newer snapshot must not be used
+"$DSYNC" -s "$S" -u bob dump >"$T/bob-old"
+cp "$S/users/bob/log" "$T/bob-log"
+"$DSYNC" -s "$S" -u bob mailbox create Later
+"$DSYNC" -s "$S" -u bob save -m Later <"$T/m1" >/dev/null
+"$DSYNC" -s "$S" check --repair >/dev/null	# writes a snapshot of the newer log
+[ -f "$S/users/bob/index" ] || fail "no snapshot after check --repair"
+cp "$T/bob-log" "$S/users/bob/log"
+"$DSYNC" -s "$S" -u bob dump | cmp -s - "$T/bob-old" || fail "a snapshot of another log was used"
+ok "a snapshot of another log is ignored"
+expect_exit 1 "not of this log" "check reports the foreign snapshot" "$DSYNC" -s "$S" check
+expect_ok "check --repair drops it" "$DSYNC" -s "$S" check --repair
+expect_ok "check is clean again" "$DSYNC" -s "$S" check

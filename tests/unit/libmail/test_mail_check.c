@@ -193,7 +193,7 @@ START_TEST(test_snapshot_mismatch)
 
 	/* a valid snapshot of the wrong state, covering the whole log */
 	ck_assert_int_eq(mail_snapshot_write(mail_fs_posix(), index, st,
-	    txn_end[3], &err), 0);
+	    txn_end[3], 0, &err), 0);
 	mail_state_free(&st);
 	res = check(false);
 	ck_assert_uint_eq(res.problems, 1);
