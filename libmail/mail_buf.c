@@ -175,6 +175,12 @@ mail_get_n(struct mail_reader *r, size_t n)
 	return p;
 }
 
+const uint8_t *
+mail_get_span(struct mail_reader *r, size_t n)
+{
+	return mail_get_n(r, n);
+}
+
 uint8_t
 mail_get_u8(struct mail_reader *r)
 {

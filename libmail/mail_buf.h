@@ -65,6 +65,8 @@ uint64_t mail_get_u64(struct mail_reader *r);
 uint64_t mail_get_varint(struct mail_reader *r);
 /* Copy n bytes out; on failure dst is zeroed. */
 void	 mail_get_raw(struct mail_reader *r, void *dst, size_t n);
+/* Borrow the next n bytes (no copy); NULL and bad when fewer are left. */
+const uint8_t *mail_get_span(struct mail_reader *r, size_t n);
 /* A varint-prefixed byte string, borrowed from the reader's memory;
  * *len_r set. Returns NULL (and sets bad) when truncated or longer than
  * max. */

@@ -3,19 +3,23 @@
  *
  * Layout: "DSYNCIDX", u32 version, u32 sizeof(struct mail_msg), u32 byte
  * order mark, u32 zero, u64 log end, u64 log mark, then the state as varints and strings
- * (mail_buf_put_*), with each mailbox's messages as one raw array of
- * struct mail_msg in host layout so loading 100,000 messages is one
- * memcpy, and an XXH3-64 of everything before it at the end. The host
+ * (mail_buf_put_*), with each mailbox's messages as one raw, 8-aligned
+ * array of struct mail_msg in host layout, used in place in a private
+ * mapping of the file so loading 100,000 messages copies nothing, and an XXH3-64 of everything before it at the end. The host
  * layout is fine for a cache: another layout fails the header check and
  * the snapshot is rebuilt from the log.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <xxhash.h>
 
 #include "mail_snapshot.h"
 
 #define SNAP_MAGIC	"DSYNCIDX"
-#define SNAP_VERSION	2
+#define SNAP_VERSION	3
 #define SNAP_BOM	0x01020304u
 #define SNAP_MAX	((size_t)8 * 1024 * 1024 * 1024)
 
@@ -52,7 +56,17 @@ put_mailbox(struct mail_buf *b, const struct mail_mailbox *mb)
 	for (size_t i = 0; i < mb->n_keywords; i++)
 		mail_buf_put_str(b, mb->keywords[i]);
 	mail_buf_put_varint(b, mb->n_msgs);
-	mail_buf_append(b, mb->msgs, mb->n_msgs * sizeof(*mb->msgs));
+	/* pad so the array starts 8-aligned in the file: the reader uses
+	 * it in place in its mapping */
+	{
+		uint8_t pad = (uint8_t)((8 - (b->len + 1) % 8) % 8);
+		static const uint8_t zero[8];
+
+		mail_buf_put_u8(b, pad);
+		mail_buf_append(b, zero, pad);
+	}
+	if (mb->n_msgs > 0)
+		mail_buf_append(b, mb->msgs, mb->n_msgs * sizeof(*mb->msgs));
 	mail_buf_put_varint(b, mb->n_pvt);
 	for (size_t i = 0; i < mb->n_pvt; i++) {
 		const struct mail_pvt_user *pu = &mb->pvt[i];
@@ -182,11 +196,25 @@ get_mailbox(struct mail_reader *r)
 		mb->keywords[mb->n_keywords++] = kw;
 	}
 	n = get_count(r, sizeof(struct mail_msg));
+	{
+		uint8_t pad = mail_get_u8(r);
+		const uint8_t *z = mail_get_span(r, pad);
+		const uint8_t *arr;
+
+		for (size_t i = 0; z != NULL && i < pad; i++)
+			r->bad |= z[i] != 0 || pad > 7;
+		arr = mail_get_span(r, n * sizeof(*mb->msgs));
+		if (arr == NULL || ((uintptr_t)arr % 8) != 0)
+			r->bad = true;
+		if (!r->bad) {
+			/* in place, in the private mapping */
+			mb->msgs = (struct mail_msg *)(uintptr_t)arr;
+			mb->msgs_mapped = true;
+		}
+	}
 	if (!r->bad) {
-		mb->msgs = mail_xmalloc(n * sizeof(*mb->msgs));
 		mb->cap_msgs = n;
 		mb->n_msgs = n;
-		mail_get_raw(r, mb->msgs, n * sizeof(*mb->msgs));
 		for (size_t i = 0; i < n; i++) {
 			if ((mb->msgs[i].flags & MAIL_SEEN) == 0)
 				mb->n_unseen++;
@@ -236,32 +264,50 @@ mail_snapshot_read(const struct mail_fs *fs, const char *path,
     struct mail_state **st_r, uint64_t *log_end_r, uint64_t *log_mark_r,
     struct mail_err *err)
 {
-	struct mail_buf b = MAIL_BUF_INIT;
 	struct mail_state *st = NULL;
 	struct mail_reader r;
-	size_t n;
-	int ret = -1;
+	struct stat sb;
+	uint8_t *map = MAP_FAILED;
+	size_t n, len = 0;
+	int fd = -1, ret = -1;
 
 	*st_r = NULL;
-	if (mail_fs_read_file(fs, path, &b, SNAP_MAX, err) < 0)
+	if ((fd = mail_fs_open(fs, path, O_RDONLY, 0, err)) < 0)
 		goto out;
-	/* 40-byte header and the checksum; the state of an empty user is
-	 * only 7 more bytes, and the reader checks the rest */
-	if (b.len < 40 + 8 || memcmp(b.data, SNAP_MAGIC, 8) != 0 ||
-	    mail_get_le32(b.data + 8) != SNAP_VERSION ||
-	    mail_get_le32(b.data + 12) != sizeof(struct mail_msg) ||
-	    mail_get_le32(b.data + 16) != SNAP_BOM ||
-	    XXH3_64bits(b.data, b.len - 8) !=
-	    mail_get_le64(b.data + b.len - 8)) {
-		mail_err_set(err, MAIL_ERR_CORRUPT,
-		    "index snapshot '%s' is damaged or from another version",
-		    path);
+	if (fstat(fd, &sb) < 0) {
+		mail_err_sys(err, errno, "stat '%s'", path);
 		goto out;
 	}
-	*log_end_r = mail_get_le64(b.data + 24);
-	*log_mark_r = mail_get_le64(b.data + 32);
-	mail_reader_init(&r, b.data + 40, b.len - 40 - 8);
+	len = (size_t)sb.st_size;
+	/* 40-byte header and the checksum; the state of an empty user is
+	 * only 7 more bytes, and the reader checks the rest */
+	if (len < 40 + 8 || (uint64_t)sb.st_size > SNAP_MAX)
+		goto bad;
+	/* private: apply may change loaded arrays in place, and only those
+	 * pages then become ours, never the file's. Populated read-only
+	 * first: a writable populate would copy every page up front. */
+	map = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+	if (map == MAP_FAILED) {
+		mail_err_sys(err, errno, "mmap '%s'", path);
+		goto out;
+	}
+	if (mprotect(map, len, PROT_READ | PROT_WRITE) < 0) {
+		mail_err_sys(err, errno, "mprotect '%s'", path);
+		goto out;
+	}
+	if (memcmp(map, SNAP_MAGIC, 8) != 0 ||
+	    mail_get_le32(map + 8) != SNAP_VERSION ||
+	    mail_get_le32(map + 12) != sizeof(struct mail_msg) ||
+	    mail_get_le32(map + 16) != SNAP_BOM ||
+	    XXH3_64bits(map, len - 8) != mail_get_le64(map + len - 8))
+		goto bad;
+	*log_end_r = mail_get_le64(map + 24);
+	*log_mark_r = mail_get_le64(map + 32);
+	mail_reader_init(&r, map + 40, len - 40 - 8);
 	st = mail_state_new();
+	st->map = map;
+	st->map_len = len;
+	map = MAP_FAILED;
 	st->modseq = mail_get_varint(&r);
 	st->hlc = mail_get_varint(&r);
 	st->last_uidvalidity = (uint32_t)mail_get_varint(&r);
@@ -294,8 +340,14 @@ mail_snapshot_read(const struct mail_fs *fs, const char *path,
 	*st_r = st;
 	st = NULL;
 	ret = 0;
+	goto out;
+bad:
+	mail_err_set(err, MAIL_ERR_CORRUPT,
+	    "index snapshot '%s' is damaged or from another version", path);
 out:
+	if (map != MAP_FAILED)
+		munmap(map, len);
 	mail_state_free(&st);
-	mail_buf_free(&b);
+	mail_fs_close(fs, &fd);
 	return ret;
 }

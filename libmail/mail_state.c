@@ -11,6 +11,7 @@
  */
 #include <stdlib.h>
 #include <strings.h>
+#include <sys/mman.h>
 
 #include "mail_state.h"
 #include "mail_hlc.h"
@@ -39,7 +40,8 @@ mailbox_free(struct mail_mailbox *mb)
 	free(mb->special_use);
 	for (size_t i = 0; i < mb->n_keywords; i++)
 		free(mb->keywords[i]);
-	free(mb->msgs);
+	if (!mb->msgs_mapped)
+		free(mb->msgs);
 	for (size_t i = 0; i < mb->n_pvt; i++) {
 		free(mb->pvt[i].user);
 		free(mb->pvt[i].v);
@@ -69,6 +71,8 @@ mail_state_free(struct mail_state **statep)
 		free(st->subs[i]);
 	free(st->subs);
 	meta_free_array(st->meta, st->n_meta);
+	if (st->map != NULL)
+		munmap(st->map, st->map_len);
 	free(st);
 	*statep = NULL;
 }
@@ -371,6 +375,17 @@ apply_msg_add(struct mail_mailbox *mb, const struct mail_rec *rec)
 
 	if (i < mb->n_msgs && mb->msgs[i].uid == rec->uid)
 		return;		/* already applied */
+	if (mb->msgs_mapped) {
+		/* the first append after loading: the array leaves the
+		 * mapping (in place changes are fine, growth is not) */
+		struct mail_msg *heap = mail_xcalloc(mb->n_msgs + 1,
+		    sizeof(*heap));
+
+		memcpy(heap, mb->msgs, mb->n_msgs * sizeof(*heap));
+		mb->msgs = heap;
+		mb->cap_msgs = mb->n_msgs + 1;
+		mb->msgs_mapped = false;
+	}
 	mb->msgs = mail_xgrow(mb->msgs, &mb->cap_msgs, mb->n_msgs + 1,
 	    sizeof(*mb->msgs));
 	memmove(&mb->msgs[i + 1], &mb->msgs[i],

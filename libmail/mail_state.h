@@ -83,6 +83,9 @@ struct mail_mailbox {
 	size_t	 n_keywords;
 	struct mail_msg *msgs;		/* sorted by uid */
 	size_t	 n_msgs, cap_msgs;
+	bool	 msgs_mapped;		/* msgs points into the snapshot
+					 * mapping (mail_state.map); moved to
+					 * the heap before it grows */
 	uint64_t n_unseen;		/* owner's view */
 	uint64_t total_size;
 	struct mail_pvt_user *pvt;
@@ -105,6 +108,10 @@ struct mail_state {
 	uint64_t modseq;		/* highest modseq applied */
 	uint64_t hlc;			/* highest HLC applied */
 	uint32_t last_uidvalidity;
+	void	*map;			/* the snapshot file, mapped private
+					 * (copy-on-write) so that loading a
+					 * big mailbox copies nothing */
+	size_t	 map_len;
 };
 
 struct mail_state *mail_state_new(void);
