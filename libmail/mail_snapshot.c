@@ -4,8 +4,9 @@
  * Layout: "DSYNCIDX", u32 version, u32 sizeof(struct mail_msg), u32 byte
  * order mark, u32 zero, u64 log end, u64 log mark, then the state as varints and strings
  * (mail_buf_put_*), with each mailbox's messages as one raw, 8-aligned
- * array of struct mail_msg in host layout, used in place in a private
- * mapping of the file so loading 100,000 messages copies nothing, and an XXH3-64 of everything before it at the end. The host
+ * array of struct mail_msg in host layout followed by free slots, used
+ * in place in a private mapping of the file so loading (and appending to)
+ * 100,000 messages copies nothing, and an XXH3-64 of everything before it at the end. The host
  * layout is fine for a cache: another layout fails the header check and
  * the snapshot is rebuilt from the log.
  */
@@ -19,7 +20,7 @@
 #include "mail_snapshot.h"
 
 #define SNAP_MAGIC	"DSYNCIDX"
-#define SNAP_VERSION	3
+#define SNAP_VERSION	4
 #define SNAP_BOM	0x01020304u
 #define SNAP_MAX	((size_t)8 * 1024 * 1024 * 1024)
 
@@ -38,6 +39,13 @@ put_meta(struct mail_buf *b, const struct mail_meta *m, size_t n)
 		mail_buf_put_varint(b, m[i].hlc);
 		mail_buf_put_varint(b, m[i].node);
 	}
+}
+
+/* Free message slots after each array: an eighth more, at least 16. */
+static size_t
+snapshot_slack(size_t n)
+{
+	return n / 8 + 16;
 }
 
 static void
@@ -67,6 +75,17 @@ put_mailbox(struct mail_buf *b, const struct mail_mailbox *mb)
 	}
 	if (mb->n_msgs > 0)
 		mail_buf_append(b, mb->msgs, mb->n_msgs * sizeof(*mb->msgs));
+	/* room to append in place in the reader's private mapping: a
+	 * delivery into a big mailbox then copies no array (a snapshot is
+	 * rewritten long before the slack runs out) */
+	{
+		size_t slack = snapshot_slack(mb->n_msgs);
+
+		mail_buf_put_varint(b, slack);
+		mail_buf_reserve(b, slack * sizeof(*mb->msgs));
+		memset(b->data + b->len, 0, slack * sizeof(*mb->msgs));
+		b->len += slack * sizeof(*mb->msgs);
+	}
 	mail_buf_put_varint(b, mb->n_pvt);
 	for (size_t i = 0; i < mb->n_pvt; i++) {
 		const struct mail_pvt_user *pu = &mb->pvt[i];
@@ -203,17 +222,23 @@ get_mailbox(struct mail_reader *r)
 
 		for (size_t i = 0; z != NULL && i < pad; i++)
 			r->bad |= z[i] != 0 || pad > 7;
+		size_t slack;
+
 		arr = mail_get_span(r, n * sizeof(*mb->msgs));
 		if (arr == NULL || ((uintptr_t)arr % 8) != 0)
 			r->bad = true;
+		slack = get_count(r, sizeof(*mb->msgs));
+		if (mail_get_span(r, slack * sizeof(*mb->msgs)) == NULL)
+			r->bad = true;
 		if (!r->bad) {
-			/* in place, in the private mapping */
+			/* in place, in the private mapping, with the slack
+			 * slots behind it as room to grow */
 			mb->msgs = (struct mail_msg *)(uintptr_t)arr;
 			mb->msgs_mapped = true;
+			mb->cap_msgs = n + slack;
 		}
 	}
 	if (!r->bad) {
-		mb->cap_msgs = n;
 		mb->n_msgs = n;
 		for (size_t i = 0; i < n; i++) {
 			if ((mb->msgs[i].flags & MAIL_SEEN) == 0)

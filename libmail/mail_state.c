@@ -375,9 +375,9 @@ apply_msg_add(struct mail_mailbox *mb, const struct mail_rec *rec)
 
 	if (i < mb->n_msgs && mb->msgs[i].uid == rec->uid)
 		return;		/* already applied */
-	if (mb->msgs_mapped) {
-		/* the first append after loading: the array leaves the
-		 * mapping (in place changes are fine, growth is not) */
+	if (mb->msgs_mapped && mb->n_msgs + 1 > mb->cap_msgs) {
+		/* the snapshot's free slots are used up: the array leaves
+		 * the mapping (in place changes are fine, growth is not) */
 		struct mail_msg *heap = mail_xcalloc(mb->n_msgs + 1,
 		    sizeof(*heap));
 

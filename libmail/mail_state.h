@@ -84,8 +84,9 @@ struct mail_mailbox {
 	struct mail_msg *msgs;		/* sorted by uid */
 	size_t	 n_msgs, cap_msgs;
 	bool	 msgs_mapped;		/* msgs points into the snapshot
-					 * mapping (mail_state.map); moved to
-					 * the heap before it grows */
+					 * mapping (mail_state.map), which
+					 * has cap_msgs slots; moved to the
+					 * heap before it grows beyond */
 	uint64_t n_unseen;		/* owner's view */
 	uint64_t total_size;
 	struct mail_pvt_user *pvt;
