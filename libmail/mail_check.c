@@ -14,7 +14,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdarg.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -377,15 +376,6 @@ out:
 	return ret;
 }
 
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 int
 mail_store_check(struct mail_store *store, bool repair,
     struct mail_check_result *res, struct mail_err *err)
@@ -414,7 +404,7 @@ mail_store_check(struct mail_store *store, bool repair,
 			    "delete: '%s'%s", de->d_name,
 			    repair ? " (removed)" : "");
 			if (repair) {
-				(void)nftw(p, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+				mail_fs_remove_tree(p);
 				res->repaired++;
 			}
 			free(p);

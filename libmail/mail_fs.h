@@ -70,4 +70,9 @@ int	mail_fs_write_atomic(const struct mail_fs *fs, const char *path,
 int	mail_fs_read_file(const struct mail_fs *fs, const char *path,
 	    struct mail_buf *out, size_t max, struct mail_err *err) WARN_UNUSED;
 
+/* rm -rf path, best effort: for cleaning up data that is already gone
+ * from the store's point of view (a deleted user renamed aside). Not
+ * through the ops table: nothing depends on it succeeding. */
+void	mail_fs_remove_tree(const char *path);
+
 #endif

@@ -49,27 +49,15 @@ mail_guid_to_hex(const struct mail_guid *g, char out[MAIL_GUID_HEX])
 	return out;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 mail_guid_from_hex(const char *s, struct mail_guid *g)
 {
 	for (int i = 0; i < MAIL_GUID_SIZE; i++) {
-		int hi = hexval(s[2 * i]), lo;
+		int hi = mail_hex_value(s[2 * i]), lo;
 
 		if (hi < 0)
 			return -1;
-		lo = hexval(s[2 * i + 1]);
+		lo = mail_hex_value(s[2 * i + 1]);
 		if (lo < 0)
 			return -1;
 		g->b[i] = (uint8_t)(hi << 4 | lo);

@@ -584,18 +584,6 @@ mail_header_b64_value(char c)
 	return -1;
 }
 
-static int
-mail_header_hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /*
  * Append the decoded bytes of w to run. Returns false (run unchanged) when
  * B text holds a byte outside the base64 alphabet or data after padding.
@@ -636,8 +624,8 @@ mail_header_word_decode(const struct mail_header_word *w,
 		if (c == '_')
 			c = ' ';
 		else if (c == '=' && i + 2 < w->text_len &&
-		    (hi = mail_header_hex_value(w->text[i + 1])) >= 0 &&
-		    (lo = mail_header_hex_value(w->text[i + 2])) >= 0) {
+		    (hi = mail_hex_value(w->text[i + 1])) >= 0 &&
+		    (lo = mail_hex_value(w->text[i + 2])) >= 0) {
 			c = (char)(hi << 4 | lo);
 			i += 2;
 		}

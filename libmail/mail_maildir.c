@@ -58,18 +58,6 @@ maildir_parse_dec(const char *s, size_t end, size_t *pos, uint64_t max,
 	return true;
 }
 
-static int
-maildir_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* ---- message file names ---- */
 
 /* Look for ",<key>=<digits>" among the comma-separated fields of the base
@@ -847,8 +835,8 @@ folder_unescape(const char *s, size_t len, struct mail_buf *out)
 		int hi, lo;
 
 		if (s[i] == '\\' && len - i >= 3 &&
-		    (hi = maildir_hexval(s[i + 1])) >= 0 &&
-		    (lo = maildir_hexval(s[i + 2])) >= 0 &&
+		    (hi = mail_hex_value(s[i + 1])) >= 0 &&
+		    (lo = mail_hex_value(s[i + 2])) >= 0 &&
 		    hi * 16 + lo >= 0x20 && hi * 16 + lo <= 0x7e &&
 		    hi * 16 + lo != '/') {
 			char c = (char)(hi * 16 + lo);

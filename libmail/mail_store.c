@@ -12,7 +12,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -304,15 +303,6 @@ mail_store_user_add(struct mail_store *s, const char *name,
 	return user_create(s, name, true, err);
 }
 
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 int
 mail_store_user_del(struct mail_store *s, const char *name,
     struct mail_err *err)
@@ -333,7 +323,7 @@ mail_store_user_del(struct mail_store *s, const char *name,
 			mail_err_sys(err, errno, "rename '%s'", dir);
 		goto out;
 	}
-	(void)nftw(trash, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	mail_fs_remove_tree(trash);
 	ret = 0;
 out:
 	free(dir);

@@ -106,6 +106,18 @@ mail_xasprintf(const char *fmt, ...)
 	return s;
 }
 
+int
+mail_hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 uint64_t
 mail_now_ms(void)
 {

@@ -72,6 +72,8 @@ mail_get_le64(const uint8_t *p)
 	return v;
 }
 
+/* The value of hex digit c (either case), or -1. */
+int	mail_hex_value(char c);
 /* Wall clock in milliseconds since the epoch. */
 uint64_t mail_now_ms(void);
 /* Fill buf with n bytes from the kernel's CSPRNG (getrandom); aborts on

@@ -1,12 +1,11 @@
 /*
  * testlib.c: temp directories for unit tests.
  */
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "mail_util.h"
+#include "mail_fs.h"
 #include "testlib.h"
 
 char *
@@ -23,17 +22,8 @@ testlib_tmpdir(void)
 	return path;
 }
 
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 void
 testlib_rmdir_r(const char *path)
 {
-	(void)nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	mail_fs_remove_tree(path);
 }
