@@ -132,6 +132,18 @@ dsync_take_user_opts(struct dsync_ctx *ctx, int *argc, char ***argv)
 	*argv = v;
 }
 
+const char *
+dsync_take_subcommand(struct dsync_ctx *ctx, int *argc, char ***argv)
+{
+	dsync_take_user_opts(ctx, argc, argv);
+	if (*argc < 2)
+		return NULL;
+	(*argc)--;
+	(*argv)++;
+	dsync_take_user_opts(ctx, argc, argv);
+	return (*argv)[0];
+}
+
 int
 dsync_mbox_resolve(struct dsync_ctx *ctx, const char *ref, bool create,
     struct dsync_mbox *m, struct mail_err *err)

@@ -41,6 +41,11 @@ int	dsync_open_store(struct dsync_ctx *ctx);
 int	dsync_need_user(const struct dsync_ctx *ctx, const char *cmd);
 /* Consume leading "-u USER", "-uUSER" and "-A" from argv. */
 void	dsync_take_user_opts(struct dsync_ctx *ctx, int *argc, char ***argv);
+/* Take the sub-command word after the command (and -u/-A on either side
+ * of it); argv[0] becomes the sub-command. Returns it, or NULL when there
+ * is none. */
+const char *dsync_take_subcommand(struct dsync_ctx *ctx, int *argc,
+	    char ***argv);
 /* Write all of buf to stdout; returns 0 or an exit status. */
 int	dsync_write_out(const void *data, size_t len);
 

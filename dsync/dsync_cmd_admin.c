@@ -223,13 +223,9 @@ dsync_cmd_mailbox(struct dsync_ctx *ctx, int argc, char **argv)
 	const char *verb;
 	int ret;
 
-	if (argc < 2)
+	if ((verb = dsync_take_subcommand(ctx, &argc, &argv)) == NULL)
 		return dsync_usage("mailbox create|delete|rename|subscribe|"
 		    "unsubscribe|list|status|set ...");
-	argc--;
-	argv++;
-	verb = argv[0];
-	dsync_take_user_opts(ctx, &argc, &argv);
 	if ((ret = dsync_need_user(ctx, "mailbox")) != 0)
 		return ret;
 	if (strcmp(verb, "list") == 0) {

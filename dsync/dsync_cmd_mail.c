@@ -302,25 +302,21 @@ dsync_cmd_flags(struct dsync_ctx *ctx, int argc, char **argv)
 	struct mail_txn *t = NULL;
 	struct mail_err err;
 	enum mail_flags_op op;
-	const char *mailbox;
+	const char *mailbox, *verb;
 	int ret;
 
 	memset(&flags, 0, sizeof(flags));
 	memset(&m, 0, sizeof(m));
-	dsync_take_user_opts(ctx, &argc, &argv);
-	if (argc < 2)
+	if ((verb = dsync_take_subcommand(ctx, &argc, &argv)) == NULL)
 		return dsync_usage("%s", usage);
-	if (strcmp(argv[1], "add") == 0)
+	if (strcmp(verb, "add") == 0)
 		op = MAIL_FLAGS_ADD;
-	else if (strcmp(argv[1], "remove") == 0)
+	else if (strcmp(verb, "remove") == 0)
 		op = MAIL_FLAGS_REMOVE;
-	else if (strcmp(argv[1], "replace") == 0)
+	else if (strcmp(verb, "replace") == 0)
 		op = MAIL_FLAGS_REPLACE;
 	else
 		return dsync_usage("%s", usage);
-	argc--;
-	argv++;
-	dsync_take_user_opts(ctx, &argc, &argv);
 	if ((ret = parse_m(&argc, &argv, &mailbox, NULL, usage)) != 0)
 		return ret;
 	if (argc < 2 || (argc < 3 && op != MAIL_FLAGS_REPLACE))

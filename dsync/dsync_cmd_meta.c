@@ -74,13 +74,8 @@ dsync_cmd_metadata(struct dsync_ctx *ctx, int argc, char **argv)
 	int ret;
 
 	memset(&m, 0, sizeof(m));
-	dsync_take_user_opts(ctx, &argc, &argv);
-	if (argc < 2)
+	if ((verb = dsync_take_subcommand(ctx, &argc, &argv)) == NULL)
 		return dsync_usage("%s", usage);
-	verb = argv[1];
-	argc--;
-	argv++;
-	dsync_take_user_opts(ctx, &argc, &argv);
 	if ((ret = parse_meta_opts(&argc, &argv, &a)) != 0)
 		return ret;
 	if ((ret = dsync_need_user(ctx, "metadata")) != 0)
@@ -196,13 +191,8 @@ dsync_cmd_acl(struct dsync_ctx *ctx, int argc, char **argv)
 	int ret;
 
 	memset(&m, 0, sizeof(m));
-	dsync_take_user_opts(ctx, &argc, &argv);
-	if (argc < 2)
+	if ((verb = dsync_take_subcommand(ctx, &argc, &argv)) == NULL)
 		return dsync_usage("%s", usage);
-	verb = argv[1];
-	argc--;
-	argv++;
-	dsync_take_user_opts(ctx, &argc, &argv);
 	if ((ret = parse_meta_opts(&argc, &argv, &a)) != 0)
 		return ret;
 	if (a.mailbox == NULL || a.uid != 0 ||
