@@ -2,13 +2,23 @@
  * mail_snapshot.c: writing and reading the index snapshot.
  *
  * Layout: "DSYNCIDX", u32 version, u32 sizeof(struct mail_msg), u32 byte
- * order mark, u32 zero, u64 log end, u64 log mark, then the state as varints and strings
- * (mail_buf_put_*), with each mailbox's messages as one raw, 8-aligned
- * array of struct mail_msg in host layout followed by free slots, used
- * in place in a private mapping of the file so loading (and appending to)
- * 100,000 messages copies nothing, and an XXH3-64 of everything before it at the end. The host
- * layout is fine for a cache: another layout fails the header check and
- * the snapshot is rebuilt from the log.
+ * order mark, u32 zero, u64 log end, u64 log mark, then the state as
+ * varints and strings (mail_buf_put_*), and an XXH3-64 at the end.
+ *
+ * Each mailbox's messages are one raw, 8-aligned array of struct mail_msg
+ * in host layout, followed by free slots, and used in place in a private
+ * mapping of the file: loading (and appending to) 100,000 messages copies
+ * nothing. The host layout is fine for a cache: another layout fails the
+ * header check and the snapshot is rebuilt from the log.
+ *
+ * The checksum covers everything but the message arrays, so opening a
+ * user touches only the pages it reads: "mailbox status" of a big mailbox
+ * reads its stored counters, not its messages. The arrays are protected
+ * instead by writing the file durably (fsync before rename), so a crash
+ * can not leave a renamed file with unwritten pages; disk damage inside
+ * an array is found by "dsync check", which compares the snapshot with a
+ * replay of the log. Garbage in an array can not make us misbehave:
+ * every index into it is bounded by its count.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,9 +30,54 @@
 #include "mail_snapshot.h"
 
 #define SNAP_MAGIC	"DSYNCIDX"
-#define SNAP_VERSION	4
+#define SNAP_VERSION	5
 #define SNAP_BOM	0x01020304u
 #define SNAP_MAX	((size_t)8 * 1024 * 1024 * 1024)
+
+/* The byte ranges of the message arrays (with their free slots), which
+ * the checksum leaves out. */
+struct snap_spans {
+	size_t	*off, *len;
+	size_t	 n, cap_off, cap_len;
+};
+
+static void
+spans_add(struct snap_spans *sp, size_t off, size_t len)
+{
+	sp->off = mail_xgrow(sp->off, &sp->cap_off, sp->n + 1, sizeof(size_t));
+	sp->len = mail_xgrow(sp->len, &sp->cap_len, sp->n + 1, sizeof(size_t));
+	sp->off[sp->n] = off;
+	sp->len[sp->n] = len;
+	sp->n++;
+}
+
+static void
+spans_free(struct snap_spans *sp)
+{
+	free(sp->off);
+	free(sp->len);
+	memset(sp, 0, sizeof(*sp));
+}
+
+/* XXH3-64 of data[0..len) without the spans (sorted, inside len). */
+static uint64_t
+snap_checksum(const uint8_t *data, size_t len, const struct snap_spans *sp)
+{
+	XXH3_state_t *h = XXH3_createState();
+	size_t at = 0;
+	uint64_t sum;
+
+	mail_assert(h != NULL);
+	XXH3_64bits_reset(h);
+	for (size_t i = 0; i < sp->n; i++) {
+		XXH3_64bits_update(h, data + at, sp->off[i] - at);
+		at = sp->off[i] + sp->len[i];
+	}
+	XXH3_64bits_update(h, data + at, len - at);
+	sum = XXH3_64bits_digest(h);
+	XXH3_freeState(h);
+	return sum;
+}
 
 static void
 put_meta(struct mail_buf *b, const struct mail_meta *m, size_t n)
@@ -49,8 +104,13 @@ snapshot_slack(size_t n)
 }
 
 static void
-put_mailbox(struct mail_buf *b, const struct mail_mailbox *mb)
+put_mailbox(struct mail_buf *b, const struct mail_mailbox *mb,
+    struct snap_spans *sp)
 {
+	size_t slack = snapshot_slack(mb->n_msgs), bytes;
+	uint8_t pad;
+	static const uint8_t zero[8];
+
 	mail_buf_append(b, mb->guid.b, 16);
 	mail_buf_put_str(b, mb->name);
 	mail_buf_put_varint(b, mb->name_hlc);
@@ -63,29 +123,29 @@ put_mailbox(struct mail_buf *b, const struct mail_mailbox *mb)
 	mail_buf_put_varint(b, mb->n_keywords);
 	for (size_t i = 0; i < mb->n_keywords; i++)
 		mail_buf_put_str(b, mb->keywords[i]);
+	/* the counters "mailbox status" needs, so it never reads the
+	 * array */
+	mail_buf_put_varint(b, mb->n_unseen);
+	mail_buf_put_varint(b, mb->total_size);
+	/* the messages and free slots after them (room to append in place
+	 * in the reader's private mapping: a delivery into a big mailbox
+	 * copies no array, and the snapshot is rewritten long before the
+	 * slots run out), 8-aligned in the file */
 	mail_buf_put_varint(b, mb->n_msgs);
-	/* pad so the array starts 8-aligned in the file: the reader uses
-	 * it in place in its mapping */
-	{
-		uint8_t pad = (uint8_t)((8 - (b->len + 1) % 8) % 8);
-		static const uint8_t zero[8];
-
-		mail_buf_put_u8(b, pad);
-		mail_buf_append(b, zero, pad);
-	}
+	mail_buf_put_varint(b, slack);
+	pad = (uint8_t)((8 - (b->len + 1) % 8) % 8);
+	mail_buf_put_u8(b, pad);
+	mail_buf_append(b, zero, pad);
+	bytes = (mb->n_msgs + slack) * sizeof(*mb->msgs);
+	spans_add(sp, b->len, bytes);
+	mail_buf_reserve(b, bytes);
 	if (mb->n_msgs > 0)
-		mail_buf_append(b, mb->msgs, mb->n_msgs * sizeof(*mb->msgs));
-	/* room to append in place in the reader's private mapping: a
-	 * delivery into a big mailbox then copies no array (a snapshot is
-	 * rewritten long before the slack runs out) */
-	{
-		size_t slack = snapshot_slack(mb->n_msgs);
-
-		mail_buf_put_varint(b, slack);
-		mail_buf_reserve(b, slack * sizeof(*mb->msgs));
-		memset(b->data + b->len, 0, slack * sizeof(*mb->msgs));
-		b->len += slack * sizeof(*mb->msgs);
-	}
+		memcpy(b->data + b->len, mb->msgs,
+		    mb->n_msgs * sizeof(*mb->msgs));
+	memset(b->data + b->len + mb->n_msgs * sizeof(*mb->msgs), 0,
+	    slack * sizeof(*mb->msgs));
+	b->len += bytes;
+	b->data[b->len] = '\0';
 	mail_buf_put_varint(b, mb->n_pvt);
 	for (size_t i = 0; i < mb->n_pvt; i++) {
 		const struct mail_pvt_user *pu = &mb->pvt[i];
@@ -114,8 +174,10 @@ mail_snapshot_write(const struct mail_fs *fs, const char *path,
     struct mail_err *err)
 {
 	struct mail_buf b = MAIL_BUF_INIT;
+	struct snap_spans sp;
 	int ret;
 
+	memset(&sp, 0, sizeof(sp));
 	mail_buf_append(&b, SNAP_MAGIC, 8);
 	mail_buf_put_le32(&b, SNAP_VERSION);
 	mail_buf_put_le32(&b, sizeof(struct mail_msg));
@@ -135,10 +197,12 @@ mail_snapshot_write(const struct mail_fs *fs, const char *path,
 	put_meta(&b, st->meta, st->n_meta);
 	mail_buf_put_varint(&b, st->n_mailboxes);
 	for (size_t i = 0; i < st->n_mailboxes; i++)
-		put_mailbox(&b, st->mailboxes[i]);
-	mail_buf_put_le64(&b, XXH3_64bits(b.data, b.len));
-	ret = mail_fs_write_atomic(fs, path, b.data, b.len, false, err);
+		put_mailbox(&b, st->mailboxes[i], &sp);
+	mail_buf_put_le64(&b, snap_checksum(b.data, b.len, &sp));
+	/* durable: the arrays are not checksummed (see the top) */
+	ret = mail_fs_write_atomic(fs, path, b.data, b.len, true, err);
 	mail_buf_free(&b);
+	spans_free(&sp);
 	return ret;
 }
 
@@ -190,10 +254,12 @@ get_meta(struct mail_reader *r, struct mail_meta **arr, size_t *n_r,
 }
 
 static struct mail_mailbox *
-get_mailbox(struct mail_reader *r)
+get_mailbox(struct mail_reader *r, const uint8_t *base, struct snap_spans *sp)
 {
 	struct mail_mailbox *mb = mail_xcalloc(1, sizeof(*mb));
-	size_t n;
+	const uint8_t *arr, *zeros;
+	size_t n, slack, bytes;
+	uint8_t pad;
 
 	mail_get_raw(r, mb->guid.b, 16);
 	mb->name = mail_get_strdup(r, 4096);
@@ -214,37 +280,28 @@ get_mailbox(struct mail_reader *r)
 			break;
 		mb->keywords[mb->n_keywords++] = kw;
 	}
+	mb->n_unseen = mail_get_varint(r);
+	mb->total_size = mail_get_varint(r);
 	n = get_count(r, sizeof(struct mail_msg));
-	{
-		uint8_t pad = mail_get_u8(r);
-		const uint8_t *z = mail_get_span(r, pad);
-		const uint8_t *arr;
-
-		for (size_t i = 0; z != NULL && i < pad; i++)
-			r->bad |= z[i] != 0 || pad > 7;
-		size_t slack;
-
-		arr = mail_get_span(r, n * sizeof(*mb->msgs));
-		if (arr == NULL || ((uintptr_t)arr % 8) != 0)
-			r->bad = true;
-		slack = get_count(r, sizeof(*mb->msgs));
-		if (mail_get_span(r, slack * sizeof(*mb->msgs)) == NULL)
-			r->bad = true;
-		if (!r->bad) {
-			/* in place, in the private mapping, with the slack
-			 * slots behind it as room to grow */
-			mb->msgs = (struct mail_msg *)(uintptr_t)arr;
-			mb->msgs_mapped = true;
-			mb->cap_msgs = n + slack;
-		}
-	}
+	slack = get_count(r, sizeof(struct mail_msg));
+	pad = mail_get_u8(r);
+	if (pad > 7 || n + slack > r->left / sizeof(struct mail_msg))
+		r->bad = true;
+	zeros = mail_get_span(r, r->bad ? 0 : pad);
+	for (size_t i = 0; zeros != NULL && i < pad; i++)
+		r->bad |= zeros[i] != 0;
+	bytes = r->bad ? 0 : (n + slack) * sizeof(struct mail_msg);
+	arr = mail_get_span(r, bytes);
+	if (arr == NULL || ((uintptr_t)arr % 8) != 0 || mb->n_unseen > n)
+		r->bad = true;
 	if (!r->bad) {
+		/* in place, in the private mapping, with the free slots
+		 * behind it as room to grow; not read here */
+		spans_add(sp, (size_t)(arr - base), bytes);
+		mb->msgs = (struct mail_msg *)(uintptr_t)arr;
+		mb->msgs_mapped = true;
 		mb->n_msgs = n;
-		for (size_t i = 0; i < n; i++) {
-			if ((mb->msgs[i].flags & MAIL_SEEN) == 0)
-				mb->n_unseen++;
-			mb->total_size += mb->msgs[i].size;
-		}
+		mb->cap_msgs = n + slack;
 	}
 	n = get_count(r, 2);
 	mb->pvt = mail_xcalloc(n, sizeof(*mb->pvt));
@@ -291,12 +348,14 @@ mail_snapshot_read(const struct mail_fs *fs, const char *path,
 {
 	struct mail_state *st = NULL;
 	struct mail_reader r;
+	struct snap_spans sp;
 	struct stat sb;
 	uint8_t *map = MAP_FAILED;
 	size_t n, len = 0;
 	int fd = -1, ret = -1;
 
 	*st_r = NULL;
+	memset(&sp, 0, sizeof(sp));
 	if ((fd = mail_fs_open(fs, path, O_RDONLY, 0, err)) < 0)
 		goto out;
 	if (fstat(fd, &sb) < 0) {
@@ -308,23 +367,18 @@ mail_snapshot_read(const struct mail_fs *fs, const char *path,
 	 * only 7 more bytes, and the reader checks the rest */
 	if (len < 40 + 8 || (uint64_t)sb.st_size > SNAP_MAX)
 		goto bad;
-	/* private: apply may change loaded arrays in place, and only those
-	 * pages then become ours, never the file's. Populated read-only
-	 * first: a writable populate would copy every page up front. */
-	map = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+	/* private: apply may change loaded arrays in place, and only the
+	 * pages written then become ours, never the file's. Not populated:
+	 * the pages of arrays nobody reads are never touched. */
+	map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
 	if (map == MAP_FAILED) {
 		mail_err_sys(err, errno, "mmap '%s'", path);
-		goto out;
-	}
-	if (mprotect(map, len, PROT_READ | PROT_WRITE) < 0) {
-		mail_err_sys(err, errno, "mprotect '%s'", path);
 		goto out;
 	}
 	if (memcmp(map, SNAP_MAGIC, 8) != 0 ||
 	    mail_get_le32(map + 8) != SNAP_VERSION ||
 	    mail_get_le32(map + 12) != sizeof(struct mail_msg) ||
-	    mail_get_le32(map + 16) != SNAP_BOM ||
-	    XXH3_64bits(map, len - 8) != mail_get_le64(map + len - 8))
+	    mail_get_le32(map + 16) != SNAP_BOM)
 		goto bad;
 	*log_end_r = mail_get_le64(map + 24);
 	*log_mark_r = mail_get_le64(map + 32);
@@ -354,14 +408,14 @@ mail_snapshot_read(const struct mail_fs *fs, const char *path,
 	st->mailboxes = mail_xcalloc(n, sizeof(*st->mailboxes));
 	st->cap_mailboxes = n;
 	for (size_t i = 0; i < n && !r.bad; i++) {
-		st->mailboxes[i] = get_mailbox(&r);
+		st->mailboxes[i] = get_mailbox(&r, st->map, &sp);
 		st->n_mailboxes = i + 1;
 	}
-	if (!mail_reader_end(&r)) {
-		mail_err_set(err, MAIL_ERR_CORRUPT,
-		    "index snapshot '%s' is malformed", path);
-		goto out;
-	}
+	/* the parse is bounded whatever the bytes; the checksum (which
+	 * needs the array spans the parse found) decides if they count */
+	if (!mail_reader_end(&r) || snap_checksum(st->map, len - 8, &sp) !=
+	    mail_get_le64((const uint8_t *)st->map + len - 8))
+		goto bad;
 	*st_r = st;
 	st = NULL;
 	ret = 0;
@@ -374,5 +428,6 @@ out:
 		munmap(map, len);
 	mail_state_free(&st);
 	mail_fs_close(fs, &fd);
+	spans_free(&sp);
 	return ret;
 }

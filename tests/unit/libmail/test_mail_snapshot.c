@@ -378,21 +378,75 @@ expect_corrupt(const void *data, size_t len, const char *what, size_t at)
 	ck_assert_ptr_null(st);
 }
 
+/* The dump without its message lines: what the checksum protects. */
+static char *
+dump_but_msgs(const struct mail_state *st)
+{
+	char *d = dump(st), *out = mail_xstrdup(d), *w = out;
+
+	for (const char *line = d; *line != '\0';) {
+		const char *nl = strchr(line, '\n');
+		size_t n = nl != NULL ? (size_t)(nl - line) + 1 : strlen(line);
+
+		if (strncmp(line, "  msg ", 6) != 0) {
+			memcpy(w, line, n);
+			w += n;
+		}
+		line += n;
+	}
+	*w = '\0';
+	free(d);
+	return out;
+}
+
+/* Every flipped byte is refused, except inside the message arrays, which
+ * the checksum leaves out by design (see mail_snapshot.c; check finds
+ * such damage by comparing with the log): there, everything else must
+ * come through unchanged. */
 START_TEST(test_damage_flip)
 {
 	struct mail_buf b = MAIL_BUF_INIT;
+	struct mail_state *orig = NULL;
+	struct mail_err err;
+	uint64_t end;
+	size_t accepted = 0;
+	char *want;
 
 	ck_assert_uint_gt(small_snap.len, 200);
+	testlib_write_file(path2, small_snap.data, small_snap.len);
+	ck_assert_int_eq(mail_snapshot_read(mail_fs_posix(), path2, &orig,
+	    &end, &snap_mark, &err), 0);
+	want = dump_but_msgs(orig);
+	mail_state_free(&orig);
 	mail_buf_append(&b, small_snap.data, small_snap.len);
 	for (size_t i = 0; i < b.len; i++) {
 		static const uint8_t masks[] = { 0x01, 0x80, 0xff };
 
 		for (size_t m = 0; m < N_ELEMENTS(masks); m++) {
+			struct mail_state *st = NULL;
+
 			b.data[i] ^= masks[m];
-			expect_corrupt(b.data, b.len, "flip", i);
+			testlib_write_file(path2, b.data, b.len);
+			if (mail_snapshot_read(mail_fs_posix(), path2, &st,
+			    &end, &snap_mark, &err) == 0) {
+				char *got = dump_but_msgs(st);
+
+				ck_assert_msg(strcmp(got, want) == 0,
+				    "flip at %zu changed more than messages",
+				    i);
+				free(got);
+				mail_state_free(&st);
+				accepted++;
+			} else {
+				ck_assert_int_eq(err.code, MAIL_ERR_CORRUPT);
+			}
 			b.data[i] ^= masks[m];
 		}
 	}
+	/* exactly the array of INBOX's two messages and its 16 free slots
+	 * is outside the checksum, for each of the three masks */
+	ck_assert_uint_eq(accepted, 3 * (2 + 16) * sizeof(struct mail_msg));
+	free(want);
 	mail_buf_free(&b);
 }
 END_TEST
@@ -414,9 +468,11 @@ START_TEST(test_damage_truncate)
 END_TEST
 
 /* Damage that a checksum can not see (crafted, or a bug in a writer):
- * every byte of the body changed and the checksum re-sealed. The reader
- * may accept or refuse, but must not crash, leak or hand out a state that
- * can not be dumped and freed. Run under ASan. */
+ * every byte of the body changed. The whole body is parsed before the
+ * checksum is compared, so each of these exercises the parser on bad
+ * bytes. The reader may accept (inside message arrays) or refuse, but
+ * must not crash, leak or hand out a state that can not be dumped and
+ * freed. Run under ASan. */
 START_TEST(test_damage_resealed)
 {
 	struct mail_buf b = MAIL_BUF_INIT;
@@ -433,8 +489,6 @@ START_TEST(test_damage_resealed)
 			int r;
 
 			b.data[i] ^= masks[m];
-			mail_put_le64(b.data + b.len - 8,
-			    XXH3_64bits(b.data, b.len - 8));
 			testlib_write_file(path2, b.data, b.len);
 			r = mail_snapshot_read(mail_fs_posix(), path2, &st,
 			    &end, &snap_mark, &err);
@@ -451,7 +505,7 @@ START_TEST(test_damage_resealed)
 			b.data[i] ^= masks[m];
 		}
 	}
-	/* most single changes of values are still well-formed */
+	/* changes inside the message arrays are accepted */
 	ck_assert_uint_gt(accepted, 0);
 	mail_buf_free(&b);
 }
