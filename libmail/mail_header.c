@@ -568,22 +568,6 @@ mail_header_word_parse(const char *p, struct mail_header_word *w)
 	return true;
 }
 
-static int
-mail_header_b64_value(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 /*
  * Append the decoded bytes of w to run. Returns false (run unchanged) when
  * B text holds a byte outside the base64 alphabet or data after padding.
@@ -603,7 +587,7 @@ mail_header_word_decode(const struct mail_header_word *w,
 
 	if (w->enc == 'B') {
 		for (i = 0; i < w->text_len && w->text[i] != '='; i++) {
-			if ((v = mail_header_b64_value(w->text[i])) < 0)
+			if ((v = mail_base64_value(w->text[i], '/')) < 0)
 				goto bad;
 			acc = ((acc << 6) | (uint32_t)v) & 0xffffff;
 			bits += 6;

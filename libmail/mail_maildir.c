@@ -591,22 +591,6 @@ mail_maildir_keywords_free(struct mail_maildir_keywords *kw)
 static const char mutf7_b64[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
 
-static int
-mutf7_b64val(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == ',')
-		return 63;
-	return -1;
-}
-
 static void
 utf8_put(struct mail_buf *out, uint32_t cp)
 {
@@ -651,7 +635,7 @@ mutf7_decode_run(const char *s, size_t start, size_t end,
 	unsigned nbits = 0;
 
 	for (size_t i = start; i < end; i++) {
-		int v = mutf7_b64val(s[i]);
+		int v = mail_base64_value(s[i], ',');
 		uint32_t u;
 
 		if (v < 0)

@@ -118,6 +118,22 @@ mail_hex_value(char c)
 	return -1;
 }
 
+int
+mail_base64_value(char c, char c63)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == c63)
+		return 63;
+	return -1;
+}
+
 uint64_t
 mail_now_ms(void)
 {

@@ -74,6 +74,9 @@ mail_get_le64(const uint8_t *p)
 
 /* The value of hex digit c (either case), or -1. */
 int	mail_hex_value(char c);
+/* The value of c in the base64 alphabet whose 63rd digit is c63 ('/' in
+ * RFC 2045, ',' in IMAP's modified UTF-7), or -1. */
+int	mail_base64_value(char c, char c63);
 /* Wall clock in milliseconds since the epoch. */
 uint64_t mail_now_ms(void);
 /* Fill buf with n bytes from the kernel's CSPRNG (getrandom); aborts on
