@@ -1,0 +1,5 @@
+/*
+ * suites.h: every wire unit-test suite, one line each; check_wire.c runs
+ * them all (or the one named in CK_RUN_SUITE).
+ */
+SUITE(test_wire_frame_suite)
