@@ -82,14 +82,25 @@ int
 dsync_open_store(struct dsync_ctx *ctx)
 {
 	struct mail_err err;
+	const char *lt;
+	char *end;
+	long secs = 30;
 
 	if (ctx->store != NULL)
 		return 0;
 	if (ctx->store_path == NULL)
 		return dsync_usage("no store given: use -s STORE or set 'store'"
 		    " in the configuration file");
+	lt = mail_conf_get(ctx->conf, NULL, "lock_timeout");
+	if (lt != NULL) {
+		secs = strtol(lt, &end, 10);
+		if (*lt == '\0' || *end != '\0' || secs < 0 || secs > 3600)
+			return dsync_usage("lock_timeout must be 0..3600 "
+			    "seconds, not '%s'", lt);
+	}
 	if (mail_store_open(ctx->store_path, NULL, &ctx->store, &err) < 0)
 		return dsync_fail(&err);
+	mail_store_set_lock_timeout(ctx->store, (int)secs * 1000);
 	return 0;
 }
 
@@ -212,6 +223,7 @@ static const struct {
 	{ "", "store", "/var/lib/dsync/store" },
 	{ "", "node", "" },
 	{ "", "control_socket", "/run/dsync/control" },
+	{ "", "lock_timeout", "30" },
 	{ "peer", "url", "" },
 	{ "imap", "listen", "127.0.0.1:1143" },
 	{ "imap", "passdb", "passwd-file:/etc/dsync/passwd" },
