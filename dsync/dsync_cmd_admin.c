@@ -62,10 +62,12 @@ dsync_cmd_user(struct dsync_ctx *ctx, int argc, char **argv)
 	return 0;
 }
 
-/* Run one mailbox-tree change in a transaction of the owner of ref. */
+/* Run one mailbox-tree change in a transaction of the owner of ref:
+ * create (value: special-use or NULL), delete, rename (arg: the new
+ * name) or set (arg: the setting, value: its value). */
 static int
 mailbox_change(struct dsync_ctx *ctx, const char *verb, const char *ref,
-    const char *arg, const char *use)
+    const char *arg, const char *value)
 {
 	struct dsync_mbox m;
 	struct mail_txn *t = NULL;
@@ -78,7 +80,7 @@ mailbox_change(struct dsync_ctx *ctx, const char *verb, const char *ref,
 	if (mail_txn_begin(m.owner, &t, &err) < 0)
 		goto fail;
 	if (strcmp(verb, "create") == 0) {
-		if (mail_op_mailbox_create(t, m.name, use, NULL, &err) < 0)
+		if (mail_op_mailbox_create(t, m.name, value, NULL, &err) < 0)
 			goto fail;
 	} else if (strcmp(verb, "delete") == 0) {
 		if (mail_op_mailbox_delete(t, m.name, &err) < 0)
@@ -104,7 +106,7 @@ mailbox_change(struct dsync_ctx *ctx, const char *verb, const char *ref,
 	} else if (strcmp(verb, "set") == 0) {
 		struct mail_mailbox *mb = dsync_mbox_get(&m, &err);
 
-		if (mb == NULL || mail_op_mailbox_set(t, mb, arg, use,
+		if (mb == NULL || mail_op_mailbox_set(t, mb, arg, value,
 		    &err) < 0)
 			goto fail;
 	}
