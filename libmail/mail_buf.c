@@ -230,8 +230,16 @@ mail_get_varint(struct mail_reader *r)
 			return 0;
 		}
 		v |= (uint64_t)(*p & 0x7f) << shift;
-		if ((*p & 0x80) == 0)
+		if ((*p & 0x80) == 0) {
+			/* one encoding per value: a zero last byte after
+			 * the first is padding, which no encoder of ours
+			 * writes */
+			if (shift > 0 && *p == 0) {
+				r->bad = true;
+				return 0;
+			}
 			return v;
+		}
 		shift += 7;
 		if (shift > 63) {
 			r->bad = true;

@@ -44,7 +44,8 @@ void	mail_buf_free(struct mail_buf *b);
 char	*mail_buf_steal_str(struct mail_buf *b);
 
 /* A read cursor over borrowed bytes. Any read past the end, or a malformed
- * varint, sets bad and returns zeros; check once with mail_reader_end(). */
+ * varint (over 64 bits, or padded: not in its shortest form), sets bad and
+ * returns zeros; check once with mail_reader_end(). */
 struct mail_reader {
 	const uint8_t *p;
 	size_t	 left;

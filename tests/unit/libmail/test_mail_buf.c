@@ -38,6 +38,14 @@ START_TEST(test_varint_overlong)
 	mail_reader_init(&r, top, sizeof(top));
 	(void)mail_get_varint(&r);
 	ck_assert(r.bad);
+	/* padded: 5 written as 0x85 0x00 */
+	{
+		static const uint8_t padded[] = { 0x85, 0x00 };
+
+		mail_reader_init(&r, padded, sizeof(padded));
+		(void)mail_get_varint(&r);
+		ck_assert(r.bad);
+	}
 }
 END_TEST
 

@@ -3,3 +3,4 @@
  * them all (or the one named in CK_RUN_SUITE).
  */
 SUITE(test_wire_frame_suite)
+SUITE(test_wire_hello_suite)
