@@ -1,8 +1,6 @@
 /*
- * check_wire.c: the runner for wire's unit tests.
+ * check_wire.c: the runner for wire's unit tests (suites.h lists them).
  */
-#include <stdlib.h>
-
 #include "testlib.h"
 
 #define SUITE(fn) Suite *fn(void);
@@ -12,14 +10,12 @@
 int
 main(void)
 {
-	SRunner *sr = srunner_create(NULL);
-	int failed;
-
-#define SUITE(fn) srunner_add_suite(sr, fn());
+	static testlib_suite_fn *const suites[] = {
+#define SUITE(fn) fn,
 #include "suites.h"
 #undef SUITE
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+		NULL,
+	};
+
+	return testlib_run(suites);
 }
