@@ -49,6 +49,8 @@ struct shard {
 	bool	 dirty;		/* has unsynced appends in this batch */
 	struct idx_ent *v;
 	size_t	 n, cap;
+	size_t	 n_disk;	/* v[0..n_disk) are the valid records read
+				 * from the file; later ones are this batch's */
 };
 
 struct mail_blobs {
@@ -184,6 +186,7 @@ shard_load(struct mail_blobs *b, unsigned i, struct mail_err *err)
 		e->stored = mail_get_le64(p + 32);
 		e->raw = mail_get_le64(p + 40);
 	}
+	s->n_disk = s->n;
 	s->loaded = true;
 	ret = 0;
 out:
@@ -582,7 +585,7 @@ shard_flush(struct mail_blobs *b, unsigned i, struct mail_err *err)
 	char *path = shard_path(b, i);
 	struct mail_buf buf = MAIL_BUF_INIT;
 	struct stat st;
-	size_t on_disk = 0, valid = 0;
+	off_t whole;
 	int fd = -1, ret = -1;
 
 	if ((fd = mail_fs_open(b->fs, path, O_RDWR | O_CREAT, 0600, err)) < 0)
@@ -595,21 +598,13 @@ shard_flush(struct mail_blobs *b, unsigned i, struct mail_err *err)
 	if (st.st_size == 0 && blobs_fsync_subdir(b, "idx", err) < 0)
 		goto out;
 	/* the cache was loaded under this lock, so the file holds exactly
-	 * the entries before ours, plus maybe a torn record to drop */
-	on_disk = (size_t)st.st_size / IDX_REC;
-	if (mail_fs_read_file(b->fs, path, &buf, SIZE_MAX / 2, err) < 0)
+	 * the records it read (n_disk of them valid), plus maybe a torn
+	 * record to drop */
+	whole = st.st_size - st.st_size % IDX_REC;
+	if (whole != st.st_size &&
+	    mail_fs_ftruncate(b->fs, fd, whole, path, err) < 0)
 		goto out;
-	for (size_t k = 0; k < on_disk; k++) {
-		if (XXH3_64bits(buf.data + k * IDX_REC, 48) ==
-		    mail_get_le64(buf.data + k * IDX_REC + 48))
-			valid++;
-	}
-	if ((uint64_t)st.st_size != (uint64_t)on_disk * IDX_REC &&
-	    mail_fs_ftruncate(b->fs, fd, (off_t)(on_disk * IDX_REC), path,
-	    err) < 0)
-		goto out;
-	mail_buf_reset(&buf);
-	for (size_t k = valid; k < s->n; k++) {
+	for (size_t k = s->n_disk; k < s->n; k++) {
 		uint8_t rec[IDX_REC];
 
 		idx_encode(&s->v[k], rec);
@@ -622,6 +617,7 @@ shard_flush(struct mail_blobs *b, unsigned i, struct mail_err *err)
 	if (mail_fs_write_full(b->fs, fd, buf.data, buf.len, path, err) < 0 ||
 	    mail_fs_fsync(b->fs, fd, path, err) < 0)
 		goto out;
+	s->n_disk = s->n;
 	s->dirty = false;
 	ret = 0;
 out:
