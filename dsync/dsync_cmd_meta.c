@@ -69,6 +69,7 @@ dsync_cmd_metadata(struct dsync_ctx *ctx, int argc, char **argv)
 	struct mail_txn *t = NULL;
 	struct mail_err err;
 	struct mail_state *st;
+	const struct mail_meta *e;
 	const char *verb;
 	char *key = NULL;
 	int ret;
@@ -111,31 +112,24 @@ dsync_cmd_metadata(struct dsync_ctx *ctx, int argc, char **argv)
 		    "no message with UID %u in '%s'", a.uid, a.mailbox);
 		goto fail;
 	}
+	if (strcmp(verb, "get") == 0 || strcmp(verb, "unset") == 0) {
+		e = mail_state_meta_find(st, mb, a.uid,
+		    mail_metadata_key_user(key, ctx->user), key);
+		if (e == NULL || !e->has_value) {
+			mail_err_set(&err, MAIL_ERR_NOTFOUND,
+			    "no metadata key '%s'", key);
+			goto fail;
+		}
+	}
 	if (strcmp(verb, "set") == 0) {
 		if (mail_op_metadata(t, mb, a.uid, ctx->user, key, argv[2],
 		    strlen(argv[2]), &err) < 0 || mail_txn_commit(&t, &err) < 0)
 			goto fail;
 	} else if (strcmp(verb, "unset") == 0) {
-		const struct mail_meta *e = mail_state_meta_find(st, mb, a.uid,
-		    mail_metadata_key_user(key, ctx->user), key);
-
-		if (e == NULL || !e->has_value) {
-			mail_err_set(&err, MAIL_ERR_NOTFOUND,
-			    "no metadata key '%s'", key);
-			goto fail;
-		}
 		if (mail_op_metadata(t, mb, a.uid, ctx->user, key, NULL, 0,
 		    &err) < 0 || mail_txn_commit(&t, &err) < 0)
 			goto fail;
 	} else if (strcmp(verb, "get") == 0) {
-		const struct mail_meta *e = mail_state_meta_find(st, mb, a.uid,
-		    mail_metadata_key_user(key, ctx->user), key);
-
-		if (e == NULL || !e->has_value) {
-			mail_err_set(&err, MAIL_ERR_NOTFOUND,
-			    "no metadata key '%s'", key);
-			goto fail;
-		}
 		if ((ret = dsync_write_out(e->value, e->value_len)) != 0 ||
 		    (ret = dsync_write_out("\n", 1)) != 0)
 			goto out;
