@@ -175,25 +175,15 @@ check_bodies(struct mail_store *store, const char *user,
 	return 0;
 }
 
-/* Does the log's record ending at end carry the checksum mark? (What a
- * snapshot remembers of the log it was made from; see mail_store.c.) */
+/* Was the snapshot with this mark made from this log? */
 static bool
 snapshot_of_log(const struct mail_fs *fs, const char *log, uint64_t end,
     uint64_t mark)
 {
 	struct mail_err err;
-	uint8_t b[8];
-	int fd;
-	ssize_t r;
+	uint64_t have;
 
-	if (end <= MAIL_LOG_HEADER_SIZE)
-		return mark == 0;
-	if ((fd = mail_fs_open(fs, log, O_RDONLY, 0, &err)) < 0)
-		return false;
-	r = mail_fs_pread_full(fs, fd, b, sizeof(b), (off_t)(end - 8), log,
-	    &err);
-	mail_fs_close(fs, &fd);
-	return r == 8 && mail_get_le64(b) == mark;
+	return mail_log_mark(fs, log, end, &have, &err) == 0 && have == mark;
 }
 
 static int

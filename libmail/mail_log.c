@@ -262,6 +262,28 @@ mail_log_create(const struct mail_fs *fs, const char *path,
 }
 
 int
+mail_log_mark(const struct mail_fs *fs, const char *path, uint64_t end,
+    uint64_t *mark_r, struct mail_err *err)
+{
+	uint8_t b[8];
+	int fd;
+	ssize_t r;
+
+	*mark_r = 0;
+	if (end <= MAIL_LOG_HEADER_SIZE)
+		return 0;
+	if ((fd = mail_fs_open(fs, path, O_RDONLY, 0, err)) < 0)
+		return -1;
+	r = mail_fs_pread_full(fs, fd, b, sizeof(b), (off_t)(end - 8), path,
+	    err);
+	mail_fs_close(fs, &fd);
+	if (r < 0)
+		return -1;
+	*mark_r = r == 8 ? mail_get_le64(b) : ~(uint64_t)0;
+	return 0;
+}
+
+int
 mail_log_append(const struct mail_fs *fs, const char *path, uint64_t end,
     const void *data, size_t len, struct mail_err *err)
 {

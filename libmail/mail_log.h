@@ -87,6 +87,12 @@ int	mail_log_read(const struct mail_fs *fs, const char *path, uint64_t start,
 /* Create a new empty log (header only), durably. Fails with EXISTS. */
 int	mail_log_create(const struct mail_fs *fs, const char *path,
 	    struct mail_err *err) WARN_UNUSED;
+/* The mark of the log at path as of offset end: the checksum that ends
+ * the record before end, 0 for an empty log (end at the header), and all
+ * ones when the file is shorter than end. Snapshots store it to recognize
+ * the log they were made from. Returns 0, or -1 for I/O errors. */
+int	mail_log_mark(const struct mail_fs *fs, const char *path, uint64_t end,
+	    uint64_t *mark_r, struct mail_err *err) WARN_UNUSED;
 /* Append bytes (one or more encoded records ending in a COMMIT) at offset
  * end, which must be the scanned end; bytes beyond it (a torn tail left by
  * a crashed writer) are cut first. fsyncs before returning 0. The caller

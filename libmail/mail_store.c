@@ -404,32 +404,6 @@ user_replay(struct mail_user *u, struct mail_err *err)
 	return 0;
 }
 
-/* The mark of the log at end: the checksum that ends the record before
- * end (0 for an empty log). A snapshot stores it, so that one written for
- * another log (restored from backup, salvaged by repair) is recognized. */
-static int
-log_mark_at(struct mail_user *u, uint64_t end, uint64_t *mark_r,
-    struct mail_err *err)
-{
-	uint8_t b[8];
-	int fd;
-	ssize_t r;
-
-	*mark_r = 0;
-	if (end <= MAIL_LOG_HEADER_SIZE)
-		return 0;
-	if ((fd = mail_fs_open(u->store->fs, u->log_path, O_RDONLY, 0,
-	    err)) < 0)
-		return -1;
-	r = mail_fs_pread_full(u->store->fs, fd, b, sizeof(b),
-	    (off_t)(end - 8), u->log_path, err);
-	mail_fs_close(u->store->fs, &fd);
-	if (r < 0)
-		return -1;
-	*mark_r = r == 8 ? mail_get_le64(b) : ~(uint64_t)0;
-	return 0;
-}
-
 /* Write the snapshot of the current state (a cache: failure is not an
  * error of the caller's operation, so only the return value tells). */
 static int
@@ -454,8 +428,8 @@ user_load(struct mail_user *u, bool use_snapshot, struct mail_err *err)
 	if (use_snapshot && mail_snapshot_read(u->store->fs, u->index_path,
 	    &u->state, &end, &mark, &serr) == 0) {
 		/* only a snapshot of this very log counts */
-		if (log_mark_at(u, end, &log_mark, &serr) == 0 &&
-		    log_mark == mark) {
+		if (mail_log_mark(u->store->fs, u->log_path, end, &log_mark,
+		    &serr) == 0 && log_mark == mark) {
 			u->log_end = end;
 			u->snap_end = end;
 		} else {
@@ -510,7 +484,8 @@ mail_user_open(struct mail_store *s, const char *name, bool create,
 		struct mail_err serr;
 		uint64_t mark;
 
-		if (log_mark_at(u, u->log_end, &mark, &serr) == 0)
+		if (mail_log_mark(s->fs, u->log_path, u->log_end, &mark,
+		    &serr) == 0)
 			(void)user_write_snapshot(u, mark, &serr);
 	}
 	*user_r = u;
@@ -583,7 +558,8 @@ mail_user_rebuild(struct mail_user *u, bool write_snapshot,
 		return -1;
 	if (!write_snapshot)
 		return 0;
-	if (log_mark_at(u, u->log_end, &mark, err) < 0)
+	if (mail_log_mark(u->store->fs, u->log_path, u->log_end, &mark,
+	    err) < 0)
 		return -1;
 	return user_write_snapshot(u, mark, err);
 }
