@@ -92,27 +92,10 @@ int
 mail_op_mailbox_create(struct mail_txn *t, const char *name,
     const char *special_use, struct mail_mailbox **mb_r, struct mail_err *err)
 {
-	struct mail_mailbox *mb;
-	const char *use;
-	char *norm = NULL;
-	int ret = -1;
+	static const struct mail_mailbox_opts fresh;	/* new identity */
 
-	if (mail_mailbox_name_check(name, err) < 0 ||
-	    special_use_check(special_use, &use, err) < 0)
-		return -1;
-	norm = mail_mailbox_name_normalize(name);
-	if (mail_state_mailbox_by_name(txn_state(t), norm) != NULL) {
-		mail_err_set(err, MAIL_ERR_EXISTS, "mailbox '%s' exists", norm);
-		goto out;
-	}
-	if (mailbox_create_raw(t, norm, use, 0, NULL, &mb, err) < 0)
-		goto out;
-	if (mb_r != NULL)
-		*mb_r = mb;
-	ret = 0;
-out:
-	free(norm);
-	return ret;
+	return mail_op_mailbox_create_with(t, name, special_use, &fresh, mb_r,
+	    err);
 }
 
 bool
