@@ -191,13 +191,54 @@ imp_open_error(struct mail_err *err, const char *path)
 
 /* Read the whole regular file name in dfd into out (appended). Sets
  * *exists_r false (and returns 0) if it does not exist. */
+/* Read the regular file open at fd (named path in errors), at most max
+ * bytes, into out (appended); *st_r gets its stat. A file that shrinks
+ * while read is taken as it is when shrink_ok, else MAIL_ERR_TEMP. */
+static int
+imp_read_fd(int fd, const char *path, size_t max, struct mail_buf *out,
+    struct stat *st_r, bool shrink_ok, struct mail_err *err)
+{
+	size_t got = 0;
+
+	if (fstat(fd, st_r) < 0)
+		return mail_err_sys(err, errno, "stat '%s'", path);
+	if (!S_ISREG(st_r->st_mode))
+		return mail_err_set(err, MAIL_ERR_PARAM,
+		    "'%s' is not a regular file", path);
+	if ((uint64_t)st_r->st_size > max)
+		return mail_err_set(err, MAIL_ERR_LIMIT,
+		    "'%s' is over %zu bytes", path, max);
+	/* one read for the whole file in the usual case; the size from
+	 * fstat() is a hint: the file may change under us (Dovecot still
+	 * running) */
+	mail_buf_reserve(out, (size_t)st_r->st_size + 1);
+	while (got < (size_t)st_r->st_size) {
+		ssize_t r = pread(fd, out->data + out->len + got,
+		    (size_t)st_r->st_size - got, (off_t)got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return mail_err_sys(err, errno, "read '%s'", path);
+		if (r == 0) {
+			if (shrink_ok)
+				break;	/* take what is there */
+			return mail_err_set(err, MAIL_ERR_TEMP,
+			    "'%s' shrank while read", path);
+		}
+		got += (size_t)r;
+	}
+	out->len += got;
+	out->data[out->len] = '\0';
+	return 0;
+}
+
 static int
 imp_read_file(int dfd, const char *name, const char *path, size_t max,
     struct mail_buf *out, bool *exists_r, struct mail_err *err)
 {
 	struct stat st;
-	size_t got = 0;
-	int fd, ret = -1;
+	int fd, ret;
 
 	*exists_r = true;
 	if ((fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
@@ -207,41 +248,7 @@ imp_read_file(int dfd, const char *name, const char *path, size_t max,
 		}
 		return imp_open_error(err, path);
 	}
-	if (fstat(fd, &st) < 0) {
-		mail_err_sys(err, errno, "stat '%s'", path);
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		mail_err_set(err, MAIL_ERR_PARAM, "'%s' is not a regular file",
-		    path);
-		goto out;
-	}
-	if ((uint64_t)st.st_size > max) {
-		mail_err_set(err, MAIL_ERR_LIMIT, "'%s' is over %zu bytes",
-		    path, max);
-		goto out;
-	}
-	/* the size from fstat() is a hint: the file may change under us
-	 * (Dovecot still running); what is read is what counts */
-	mail_buf_reserve(out, (size_t)st.st_size + 1);
-	while (got < (size_t)st.st_size) {
-		ssize_t r = pread(fd, out->data + out->len + got,
-		    (size_t)st.st_size - got, (off_t)got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			mail_err_sys(err, errno, "read '%s'", path);
-			goto out;
-		}
-		if (r == 0)
-			break;	/* shrank meanwhile: take what is there */
-		got += (size_t)r;
-	}
-	out->len += got;
-	out->data[out->len] = '\0';
-	ret = 0;
-out:
+	ret = imp_read_fd(fd, path, max, out, &st, true, err);
 	close(fd);
 	return ret;
 }
@@ -769,7 +776,6 @@ imp_save(struct imp *im, struct imp_folder *f, int cur_fd, int new_fd,
 {
 	struct mail_save_opts so;
 	struct stat st;
-	size_t got = 0;
 	uint32_t uid_r;
 	int fd, ret = -1;
 	/* only for messages; a format per file costs little next to the
@@ -782,40 +788,10 @@ imp_save(struct imp *im, struct imp_folder *f, int cur_fd, int new_fd,
 		imp_open_error(err, path);
 		goto out;
 	}
-	if (fstat(fd, &st) < 0) {
-		mail_err_sys(err, errno, "stat '%s'", path);
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		mail_err_set(err, MAIL_ERR_PARAM, "'%s' is not a regular file",
-		    path);
-		goto out;
-	}
-	if ((uint64_t)st.st_size > MAIL_BLOB_MAX_SIZE) {
-		mail_err_set(err, MAIL_ERR_LIMIT,
-		    "'%s' is over the message size limit", path);
-		goto out;
-	}
-	/* one read for the whole file in the usual case */
 	mail_buf_reset(&im->body);
-	mail_buf_reserve(&im->body, (size_t)st.st_size + 1);
-	while (got < (size_t)st.st_size) {
-		ssize_t r = pread(fd, im->body.data + got,
-		    (size_t)st.st_size - got, (off_t)got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			if (r < 0)
-				mail_err_sys(err, errno, "read '%s'", path);
-			else
-				mail_err_set(err, MAIL_ERR_TEMP,
-				    "'%s' shrank while read", path);
-			goto out;
-		}
-		got += (size_t)r;
-	}
-	im->body.len = got;
+	if (imp_read_fd(fd, path, MAIL_BLOB_MAX_SIZE, &im->body, &st, false,
+	    err) < 0)
+		goto out;
 	/* Dovecot's maildir driver reports the mtime as INTERNALDATE and the
 	 * ctime as the save date (maildir_mail_get_save_date); taking the
 	 * same keeps searches like SAVEDBEFORE and autoexpunge the same */
@@ -831,7 +807,7 @@ imp_save(struct imp *im, struct imp_folder *f, int cur_fd, int new_fd,
 		goto out;
 	im->n_imported++;
 	im->txn_msgs++;
-	im->txn_bytes += got;
+	im->txn_bytes += im->body.len;
 	ret = 0;
 out:
 	if (fd >= 0)
