@@ -25,7 +25,6 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -366,27 +365,10 @@ int
 mail_blobs_begin(struct mail_blobs *b, int timeout_ms, struct mail_err *err)
 {
 	char *path = mail_xasprintf("%s/lock", b->dir);
-	int waited = 0;
 
 	mail_assert(b->lock_fd == -1);
-	if ((b->lock_fd = mail_fs_open(b->fs, path, O_RDWR | O_CREAT, 0600,
-	    err)) < 0)
+	if (mail_fs_lock(b->fs, path, timeout_ms, &b->lock_fd, err) < 0)
 		goto fail;
-	while (flock(b->lock_fd, LOCK_EX | LOCK_NB) < 0) {
-		struct timespec ts = { 0, 1000 * 1000 };
-
-		if (errno != EWOULDBLOCK && errno != EINTR) {
-			mail_err_sys(err, errno, "lock '%s'", path);
-			goto fail;
-		}
-		if (waited >= timeout_ms) {
-			mail_err_set(err, MAIL_ERR_TEMP,
-			    "timed out waiting for lock '%s'", path);
-			goto fail;
-		}
-		nanosleep(&ts, NULL);
-		waited++;
-	}
 	free(path);
 	/* others may have written since we cached: start fresh */
 	shards_forget(b);

@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/file.h>
 #include <xxhash.h>
 
 #include "mail_check.h"
@@ -187,24 +186,6 @@ snapshot_of_log(const struct mail_fs *fs, const char *log, uint64_t end,
 }
 
 static int
-lock_user(const char *dir, int *fd_r, struct mail_err *err)
-{
-	char *path = mail_xasprintf("%s/lock", dir);
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-
-	if (fd < 0 || flock(fd, LOCK_EX) < 0) {
-		mail_err_sys(err, errno, "lock '%s'", path);
-		if (fd >= 0)
-			close(fd);
-		free(path);
-		return -1;
-	}
-	free(path);
-	*fd_r = fd;
-	return 0;
-}
-
-static int
 check_user(struct mail_store *store, const char *name, bool repair,
     struct mail_check_result *res, struct mail_err *err)
 {
@@ -220,8 +201,14 @@ check_user(struct mail_store *store, const char *name, bool repair,
 	int lock_fd = -1, ret = -1;
 	struct mail_err serr;
 
-	if (repair && lock_user(dir, &lock_fd, err) < 0)
-		goto out;
+	if (repair) {
+		char *lock = mail_xasprintf("%s/lock", dir);
+		int r = mail_fs_lock(fs, lock, -1, &lock_fd, err);
+
+		free(lock);
+		if (r < 0)
+			goto out;
+	}
 	memset(&c, 0, sizeof(c));
 	c.res = res;
 	c.user = name;
@@ -354,8 +341,7 @@ check_user(struct mail_store *store, const char *name, bool repair,
 	res->problems += bad;
 	ret = 0;
 out:
-	if (lock_fd >= 0)
-		close(lock_fd);
+	mail_fs_close(fs, &lock_fd);
 	mail_state_free(&c.state);
 	mail_state_free(&snap);
 	mail_buf_free(&d1);

@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <time.h>
+#include <sys/file.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -219,4 +221,33 @@ void
 mail_fs_remove_tree(const char *path)
 {
 	(void)nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int
+mail_fs_lock(const struct mail_fs *fs, const char *path, int timeout_ms,
+    int *fd_r, struct mail_err *err)
+{
+	int fd, waited = 0;
+
+	if ((fd = mail_fs_open(fs, path, O_RDWR | O_CREAT, 0600, err)) < 0)
+		return -1;
+	/* flock has no timeout: poll every millisecond until it is up */
+	while (flock(fd, LOCK_EX | (timeout_ms < 0 ? 0 : LOCK_NB)) < 0) {
+		struct timespec ts = { 0, 1000 * 1000 };
+
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			mail_err_sys(err, errno, "lock '%s'", path);
+			mail_fs_close(fs, &fd);
+			return -1;
+		}
+		if (timeout_ms >= 0 && waited >= timeout_ms) {
+			mail_fs_close(fs, &fd);
+			return mail_err_set(err, MAIL_ERR_TEMP,
+			    "timed out waiting for lock '%s'", path);
+		}
+		nanosleep(&ts, NULL);
+		waited++;
+	}
+	*fd_r = fd;
+	return 0;
 }

@@ -70,6 +70,11 @@ int	mail_fs_write_atomic(const struct mail_fs *fs, const char *path,
 int	mail_fs_read_file(const struct mail_fs *fs, const char *path,
 	    struct mail_buf *out, size_t max, struct mail_err *err) WARN_UNUSED;
 
+/* Open (creating) the lock file path and take an exclusive flock on it,
+ * waiting up to timeout_ms (negative: as long as it takes), then
+ * MAIL_ERR_TEMP. Sets *fd_r; closing it releases the lock. */
+int	mail_fs_lock(const struct mail_fs *fs, const char *path, int timeout_ms,
+	    int *fd_r, struct mail_err *err) WARN_UNUSED;
 /* rm -rf path, best effort: for cleaning up data that is already gone
  * from the store's point of view (a deleted user renamed aside). Not
  * through the ops table: nothing depends on it succeeding. */

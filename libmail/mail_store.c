@@ -564,34 +564,6 @@ mail_user_rebuild(struct mail_user *u, bool write_snapshot,
 	return user_write_snapshot(u, mark, err);
 }
 
-static int
-lock_file(const struct mail_fs *fs, const char *path, int timeout_ms,
-    int *fd_r, struct mail_err *err)
-{
-	int fd, waited = 0;
-
-	if ((fd = mail_fs_open(fs, path, O_RDWR | O_CREAT, 0600, err)) < 0)
-		return -1;
-	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		struct timespec ts = { 0, 1000 * 1000 };
-
-		if (errno != EWOULDBLOCK && errno != EINTR) {
-			mail_err_sys(err, errno, "lock '%s'", path);
-			mail_fs_close(fs, &fd);
-			return -1;
-		}
-		if (waited >= timeout_ms) {
-			mail_fs_close(fs, &fd);
-			return mail_err_set(err, MAIL_ERR_TEMP,
-			    "timed out waiting for lock '%s'", path);
-		}
-		nanosleep(&ts, NULL);
-		waited++;
-	}
-	*fd_r = fd;
-	return 0;
-}
-
 int
 mail_txn_begin(struct mail_user *u, struct mail_txn **txn_r,
     struct mail_err *err)
@@ -599,7 +571,7 @@ mail_txn_begin(struct mail_user *u, struct mail_txn **txn_r,
 	struct mail_txn *t;
 	int fd;
 
-	if (lock_file(u->store->fs, u->lock_path, u->store->lock_timeout_ms,
+	if (mail_fs_lock(u->store->fs, u->lock_path, u->store->lock_timeout_ms,
 	    &fd, err) < 0)
 		return -1;
 	if (user_replay(u, err) < 0) {
