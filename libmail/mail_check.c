@@ -225,16 +225,15 @@ check_user(struct mail_store *store, const char *name, bool repair,
 	}
 	if (scan.damaged && !scan.mid_damage && scan.end < scan.file_size) {
 		if (repair) {
-			int fd = open(log, O_WRONLY | O_CLOEXEC);
+			int fd = mail_fs_open(fs, log, O_WRONLY, 0, err);
+			int r = fd < 0 ? -1 : mail_fs_ftruncate(fs, fd,
+			    (off_t)scan.end, log, err);
 
-			if (fd < 0 || ftruncate(fd, (off_t)scan.end) < 0 ||
-			    fsync(fd) < 0) {
-				mail_err_sys(err, errno, "truncate '%s'", log);
-				if (fd >= 0)
-					close(fd);
+			if (r == 0)
+				r = mail_fs_fsync(fs, fd, log, err);
+			mail_fs_close(fs, &fd);
+			if (r < 0)
 				goto out;
-			}
-			close(fd);
 			report(res, "user '%s': cut torn log tail at offset "
 			    "%" PRIu64 " (%" PRIu64 " bytes)", name, scan.end,
 			    scan.file_size - scan.end);
