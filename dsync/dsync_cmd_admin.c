@@ -161,8 +161,10 @@ mailbox_list(struct dsync_ctx *ctx)
 		return dsync_fail(&err);
 	st = mail_user_state(u);
 	names = mail_xcalloc(st->n_mailboxes + 1, sizeof(char *));
-	for (size_t i = 0; i < st->n_mailboxes; i++)
-		names[n++] = mail_xstrdup(st->mailboxes[i]->name);
+	for (size_t i = 0; i < st->n_mailboxes; i++) {
+		if (!st->mailboxes[i]->deleted)
+			names[n++] = mail_xstrdup(st->mailboxes[i]->name);
+	}
 	mail_user_close(&u);
 	/* the public namespace, if there is one */
 	if (mail_user_open(ctx->store, MAIL_PUBLIC_USER, false, &u,
@@ -170,9 +172,11 @@ mailbox_list(struct dsync_ctx *ctx)
 		st = mail_user_state(u);
 		names = mail_xrealloc(names, (n + st->n_mailboxes + 1) *
 		    sizeof(char *));
-		for (size_t i = 0; i < st->n_mailboxes; i++)
-			names[n++] = mail_xasprintf("public/%s",
-			    st->mailboxes[i]->name);
+		for (size_t i = 0; i < st->n_mailboxes; i++) {
+			if (!st->mailboxes[i]->deleted)
+				names[n++] = mail_xasprintf("public/%s",
+				    st->mailboxes[i]->name);
+		}
 		mail_user_close(&u);
 	}
 	qsort(names, n, sizeof(char *), cmp_name);

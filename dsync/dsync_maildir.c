@@ -1356,6 +1356,8 @@ dsync_maildir_export(struct dsync_ctx *ctx, const char *dir)
 	struct mail_err err;
 	struct mail_state *st;
 	struct mail_mailbox **mbs = NULL;
+	char **subnames = NULL;
+	size_t n_mbs = 0, n_subs = 0;
 	struct mail_buf subs = MAIL_BUF_INIT;
 	int ret = DSYNC_EXIT_ERROR;
 
@@ -1378,19 +1380,28 @@ dsync_maildir_export(struct dsync_ctx *ctx, const char *dir)
 		goto fail;
 	ex.blobs = mail_store_blobs(ctx->store);
 	st = mail_user_state(ex.user);
+	/* live mailboxes and subscriptions only: deleted mailboxes and
+	 * unsubscribed names are tombstones for replication */
 	mbs = mail_xcalloc(st->n_mailboxes + 1, sizeof(*mbs));
-	for (size_t i = 0; i < st->n_mailboxes; i++)
-		mbs[i] = st->mailboxes[i];
-	qsort(mbs, st->n_mailboxes, sizeof(*mbs), exp_cmp_mailbox);
+	for (size_t i = 0; i < st->n_mailboxes; i++) {
+		if (!st->mailboxes[i]->deleted)
+			mbs[n_mbs++] = st->mailboxes[i];
+	}
+	qsort(mbs, n_mbs, sizeof(*mbs), exp_cmp_mailbox);
 	/* The user's state was loaded once, without a lock: the export is
 	 * a consistent view as of that moment, even if mail arrives while
 	 * it runs. */
-	for (size_t i = 0; i < st->n_mailboxes; i++) {
+	for (size_t i = 0; i < n_mbs; i++) {
 		if (exp_mailbox(&ex, mbs[i], &err) < 0)
 			goto fail;
 	}
-	if (st->n_subs > 0) {
-		if (mail_maildir_subscriptions_format(st->subs, st->n_subs,
+	subnames = mail_xcalloc(st->n_subs + 1, sizeof(*subnames));
+	for (size_t i = 0; i < st->n_subs; i++) {
+		if (st->subs[i].on)
+			subnames[n_subs++] = st->subs[i].name;
+	}
+	if (n_subs > 0) {
+		if (mail_maildir_subscriptions_format(subnames, n_subs,
 		    &subs, &err) < 0)
 			goto fail;
 		if (exp_write_replace(ex.root_fd, "subscriptions", dir,
@@ -1402,13 +1413,14 @@ dsync_maildir_export(struct dsync_ctx *ctx, const char *dir)
 	if (exp_sync(ex.root_fd, dir, &err) < 0)
 		goto fail;
 	printf("exported %" PRIu64 " messages from %zu mailboxes\n", ex.n_msgs,
-	    st->n_mailboxes);
+	    n_mbs);
 	ret = 0;
 	goto out;
 fail:
 	ret = dsync_fail(&err);
 out:
 	free(mbs);
+	free(subnames);
 	mail_buf_free(&subs);
 	mail_buf_free(&ex.body);
 	mail_buf_free(&ex.name);

@@ -153,6 +153,7 @@ check_bodies(struct mail_store *store, const char *user,
 	for (size_t i = 0; i < st->n_mailboxes; i++) {
 		const struct mail_mailbox *mb = st->mailboxes[i];
 
+		/* a deleted mailbox has no messages */
 		for (size_t k = 0; k < mb->n_msgs; k++) {
 			mail_buf_reset(&body);
 			if (mail_blobs_get(blobs, &mb->msgs[k].body, &body,
@@ -281,11 +282,15 @@ check_user(struct mail_store *store, const char *name, bool repair,
 	} else if (snap != NULL) {
 		struct mail_user *u = NULL;
 
-		mail_dump_state(name, c.state, &d1);
+		/* everything, clocks, tombstones and modseqs included: a
+		 * snapshot is the state of this very log */
+		mail_dump_state_flags(name, c.state,
+		    MAIL_DUMP_CLOCKS | MAIL_DUMP_LOCAL, &d1);
 		/* snapshot plus the log tail, as readers see it */
 		if (mail_user_open(store, name, false, &u, err) < 0)
 			goto out;
-		mail_dump_state(name, mail_user_state(u), &d2);
+		mail_dump_state_flags(name, mail_user_state(u),
+		    MAIL_DUMP_CLOCKS | MAIL_DUMP_LOCAL, &d2);
 		mail_user_close(&u);
 		if (d1.len != d2.len || memcmp(d1.data, d2.data, d1.len) != 0) {
 			report(res, "user '%s': index snapshot does not match "
@@ -318,9 +323,12 @@ check_user(struct mail_store *store, const char *name, bool repair,
 		}
 		mail_user_close(&u);
 	}
-	for (size_t i = 0; i < c.state->n_mailboxes; i++)
+	for (size_t i = 0; i < c.state->n_mailboxes; i++) {
+		if (c.state->mailboxes[i]->deleted)
+			continue;	/* no messages; not listed */
 		res->messages += c.state->mailboxes[i]->n_msgs;
-	res->mailboxes += c.state->n_mailboxes;
+		res->mailboxes++;
+	}
 	if (check_bodies(store, name, c.state, !repair, res, &bad, err) < 0)
 		goto out;
 	if (bad > 0 && repair) {

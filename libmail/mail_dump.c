@@ -16,6 +16,21 @@
  * (msg and mailbox lines are single lines; USER is "-" for /shared keys.)
  * Keywords are printed by name, sorted, so the per-mailbox keyword table
  * order, which differs between nodes, does not show.
+ *
+ * MAIL_DUMP_CLOCKS adds " clock HLC:NODE" (hex) to subscribed, meta, acl
+ * and pvt lines, "deleted 0|1 clocks name H:N create H:N special-use H:N
+ * private-flags H:N" to mailbox lines and "uid-clock H:N flags-clock H:N"
+ * to msg lines; prints deleted mailboxes, unsubscribed names
+ * ("unsubscribed "NAME" clock H:N"), removed metadata (value "-") and
+ * ACL entries (rights "-"), all private flag entries; and after a
+ * mailbox's messages its tombstones and used UIDs:
+ *
+ *     tomb guid G instance NODE:HLC
+ *     gone UIDSET
+ *
+ * MAIL_DUMP_LOCAL adds " modseq N" to msg, pvt, meta and tomb lines,
+ * " highestmodseq N" to mailbox lines, and a "state modseq N hlc N
+ * last-uidvalidity N" line after the user line.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -78,14 +93,20 @@ cmp_meta(const void *a, const void *b)
 }
 
 static void
+put_clock(struct mail_buf *out, const char *what, uint64_t hlc, uint64_t node)
+{
+	mail_buf_printf(out, " %s %" PRIx64 ":%" PRIx64, what, hlc, node);
+}
+
+static void
 dump_meta(struct mail_buf *out, const char *indent, const char *level,
-    const struct mail_meta *m, size_t n)
+    const struct mail_meta *m, size_t n, unsigned flags)
 {
 	const struct mail_meta **v = mail_xcalloc(n, sizeof(*v));
 	size_t k = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		if (m[i].has_value)
+		if (m[i].has_value || (flags & MAIL_DUMP_CLOCKS))
 			v[k++] = &m[i];
 	}
 	qsort(v, k, sizeof(*v), cmp_meta);
@@ -97,7 +118,14 @@ dump_meta(struct mail_buf *out, const char *indent, const char *level,
 		    v[i]->user : "-");
 		mail_dump_quote(out, v[i]->key, strlen(v[i]->key));
 		mail_buf_append(out, " ", 1);
-		mail_dump_quote(out, v[i]->value, v[i]->value_len);
+		if (v[i]->has_value)
+			mail_dump_quote(out, v[i]->value, v[i]->value_len);
+		else
+			mail_buf_append(out, "-", 1);
+		if (flags & MAIL_DUMP_CLOCKS)
+			put_clock(out, "clock", v[i]->hlc, v[i]->node);
+		if (flags & MAIL_DUMP_LOCAL)
+			mail_buf_printf(out, " modseq %" PRIu64, v[i]->modseq);
 		mail_buf_append(out, "\n", 1);
 	}
 	free(v);
@@ -128,13 +156,42 @@ cmp_pvt_user(const void *a, const void *b)
 	    ((const struct mail_pvt_user *)b)->user);
 }
 
+static int
+cmp_acl(const void *a, const void *b)
+{
+	return strcmp(((const struct mail_acl_entry *)a)->identifier,
+	    ((const struct mail_acl_entry *)b)->identifier);
+}
+
 static void
-dump_mailbox(struct mail_buf *out, const struct mail_mailbox *mb)
+dump_acl(struct mail_buf *out, const struct mail_mailbox *mb, unsigned flags)
+{
+	struct mail_acl_entry *acl = mail_xcalloc(mb->n_acl + 1, sizeof(*acl));
+
+	if (mb->n_acl > 0)
+		memcpy(acl, mb->acl, mb->n_acl * sizeof(*acl));
+	qsort(acl, mb->n_acl, sizeof(*acl), cmp_acl);
+	for (size_t i = 0; i < mb->n_acl; i++) {
+		if (acl[i].rights[0] == '\0' && !(flags & MAIL_DUMP_CLOCKS))
+			continue;
+		mail_buf_append_str(out, "  acl ");
+		mail_dump_quote(out, acl[i].identifier,
+		    strlen(acl[i].identifier));
+		mail_buf_printf(out, " %s", acl[i].rights[0] != '\0' ?
+		    acl[i].rights : "-");
+		if (flags & MAIL_DUMP_CLOCKS)
+			put_clock(out, "clock", acl[i].hlc, acl[i].node);
+		mail_buf_append_str(out, "\n");
+	}
+	free(acl);
+}
+
+static void
+dump_mailbox(struct mail_buf *out, const struct mail_mailbox *mb,
+    unsigned flags)
 {
 	char hex[MAIL_GUID_HEX];
-	const struct mail_acl_entry **acl;
 	struct mail_pvt_user *pvt;
-	size_t n_acl;
 
 	mail_buf_append_str(out, "mailbox ");
 	mail_dump_quote(out, mb->name, strlen(mb->name));
@@ -143,16 +200,20 @@ dump_mailbox(struct mail_buf *out, const struct mail_mailbox *mb)
 	    mb->uidvalidity, mb->uidnext,
 	    mb->special_use[0] != '\0' ? mb->special_use : "-");
 	mail_flags_format(mb->pvt_mask, out);
-	mail_buf_append_str(out, ")\n");
-	acl = mail_mailbox_acl_sorted(mb, &n_acl);
-	for (size_t i = 0; i < n_acl; i++) {
-		mail_buf_append_str(out, "  acl ");
-		mail_dump_quote(out, acl[i]->identifier,
-		    strlen(acl[i]->identifier));
-		mail_buf_printf(out, " %s\n", acl[i]->rights);
+	mail_buf_append_str(out, ")");
+	if (flags & MAIL_DUMP_CLOCKS) {
+		mail_buf_printf(out, " deleted %d clocks", mb->deleted ? 1 : 0);
+		put_clock(out, "name", mb->name_hlc, mb->name_node);
+		put_clock(out, "create", mb->create_hlc, mb->create_node);
+		put_clock(out, "special-use", mb->su_hlc, mb->su_node);
+		put_clock(out, "private-flags", mb->pvt_hlc, mb->pvt_node);
 	}
-	free(acl);
-	dump_meta(out, "  ", "mailbox", mb->meta, mb->n_meta);
+	if (flags & MAIL_DUMP_LOCAL)
+		mail_buf_printf(out, " highestmodseq %" PRIu64,
+		    mb->highestmodseq);
+	mail_buf_append_str(out, "\n");
+	dump_acl(out, mb, flags);
+	dump_meta(out, "  ", "mailbox", mb->meta, mb->n_meta, flags);
 	for (size_t i = 0; i < mb->n_msgs; i++) {
 		const struct mail_msg *m = &mb->msgs[i];
 
@@ -163,44 +224,98 @@ dump_mailbox(struct mail_buf *out, const struct mail_mailbox *mb)
 		mail_buf_append_str(out, ") keywords ");
 		dump_keywords(out, mb, m->keywords);
 		mail_buf_printf(out, " idate %" PRId64 " sdate %" PRId64
-		    " size %" PRIu64 " body %s\n", m->idate, m->sdate, m->size,
+		    " size %" PRIu64 " body %s", m->idate, m->sdate, m->size,
 		    mail_guid_to_hex(&m->body, hex));
+		if (flags & MAIL_DUMP_CLOCKS) {
+			put_clock(out, "uid-clock", m->uid_hlc, m->uid_node);
+			put_clock(out, "flags-clock", m->flags_hlc,
+			    m->flags_node);
+		}
+		if (flags & MAIL_DUMP_LOCAL)
+			mail_buf_printf(out, " modseq %" PRIu64, m->modseq);
+		mail_buf_append_str(out, "\n");
 	}
-	pvt = mail_xcalloc(mb->n_pvt, sizeof(*pvt));
+	pvt = mail_xcalloc(mb->n_pvt + 1, sizeof(*pvt));
 	if (mb->n_pvt > 0)
 		memcpy(pvt, mb->pvt, mb->n_pvt * sizeof(*pvt));
 	qsort(pvt, mb->n_pvt, sizeof(*pvt), cmp_pvt_user);
 	for (size_t p = 0; p < mb->n_pvt; p++) {
 		for (size_t i = 0; i < pvt[p].n; i++) {
-			if (pvt[p].v[i].flags == 0)
+			const struct mail_pvt_entry *e = &pvt[p].v[i];
+
+			if (e->flags == 0 && !(flags & MAIL_DUMP_CLOCKS))
 				continue;
 			mail_buf_printf(out, "  pvt %s %u (", pvt[p].user,
-			    pvt[p].v[i].uid);
-			mail_flags_format(pvt[p].v[i].flags, out);
-			mail_buf_append_str(out, ")\n");
+			    e->uid);
+			mail_flags_format(e->flags, out);
+			mail_buf_append_str(out, ")");
+			if (flags & MAIL_DUMP_CLOCKS)
+				put_clock(out, "clock", e->hlc, e->node);
+			if (flags & MAIL_DUMP_LOCAL)
+				mail_buf_printf(out, " modseq %" PRIu64,
+				    e->modseq);
+			mail_buf_append_str(out, "\n");
 		}
 	}
 	free(pvt);
+	if (!(flags & MAIL_DUMP_CLOCKS))
+		return;
+	for (size_t i = 0; i < mb->n_tombs; i++) {
+		const struct mail_tomb *t = &mb->tombs[i];
+
+		mail_buf_printf(out, "  tomb guid %s instance %016" PRIx64
+		    ":%016" PRIx64, mail_guid_to_hex(&t->key.guid, hex),
+		    t->key.inst_node, t->key.inst_hlc);
+		if (flags & MAIL_DUMP_LOCAL)
+			mail_buf_printf(out, " modseq %" PRIu64, t->modseq);
+		mail_buf_append_str(out, "\n");
+	}
+	if (mb->gone.n > 0) {
+		mail_buf_append_str(out, "  gone ");
+		mail_uidset_format(&mb->gone, out);
+		mail_buf_append_str(out, "\n");
+	}
+}
+
+void
+mail_dump_state_flags(const char *user, const struct mail_state *st,
+    unsigned flags, struct mail_buf *out)
+{
+	struct mail_mailbox **mbs;
+	size_t n = 0;
+
+	mail_buf_printf(out, "user %s\n", user);
+	if (flags & MAIL_DUMP_LOCAL)
+		mail_buf_printf(out, "state modseq %" PRIu64 " hlc %" PRIx64
+		    " last-uidvalidity %u\n", st->modseq, st->hlc,
+		    st->last_uidvalidity);
+	for (size_t i = 0; i < st->n_subs; i++) {
+		const struct mail_sub *sub = &st->subs[i];
+
+		if (!sub->on && !(flags & MAIL_DUMP_CLOCKS))
+			continue;
+		mail_buf_append_str(out, sub->on ? "subscribed " :
+		    "unsubscribed ");
+		mail_dump_quote(out, sub->name, strlen(sub->name));
+		if (flags & MAIL_DUMP_CLOCKS)
+			put_clock(out, "clock", sub->hlc, sub->node);
+		mail_buf_append_str(out, "\n");
+	}
+	dump_meta(out, "", "server", st->meta, st->n_meta, flags);
+	mbs = mail_xcalloc(st->n_mailboxes + 1, sizeof(*mbs));
+	for (size_t i = 0; i < st->n_mailboxes; i++) {
+		if (!st->mailboxes[i]->deleted || (flags & MAIL_DUMP_CLOCKS))
+			mbs[n++] = st->mailboxes[i];
+	}
+	qsort(mbs, n, sizeof(*mbs), cmp_mailbox);
+	for (size_t i = 0; i < n; i++)
+		dump_mailbox(out, mbs[i], flags);
+	free(mbs);
 }
 
 void
 mail_dump_state(const char *user, const struct mail_state *st,
     struct mail_buf *out)
 {
-	struct mail_mailbox **mbs;
-
-	mail_buf_printf(out, "user %s\n", user);
-	for (size_t i = 0; i < st->n_subs; i++) {
-		mail_buf_append_str(out, "subscribed ");
-		mail_dump_quote(out, st->subs[i], strlen(st->subs[i]));
-		mail_buf_append_str(out, "\n");
-	}
-	dump_meta(out, "", "server", st->meta, st->n_meta);
-	mbs = mail_xcalloc(st->n_mailboxes, sizeof(*mbs));
-	if (st->n_mailboxes > 0)
-		memcpy(mbs, st->mailboxes, st->n_mailboxes * sizeof(*mbs));
-	qsort(mbs, st->n_mailboxes, sizeof(*mbs), cmp_mailbox);
-	for (size_t i = 0; i < st->n_mailboxes; i++)
-		dump_mailbox(out, mbs[i]);
-	free(mbs);
+	mail_dump_state_flags(user, st, 0, out);
 }

@@ -59,8 +59,26 @@ mailbox_create_raw(struct mail_txn *t, const char *name, const char *use,
     struct mail_err *err)
 {
 	struct mail_state *st = txn_state(t);
+	struct mail_mailbox *old;
+	struct mail_guid derived;
+	uint32_t derived_uv;
 	struct mail_rec rec;
 
+	memset(&rec, 0, sizeof(rec));
+	rec.type = MAIL_REC_MAILBOX_CREATE;
+	/* A fresh mailbox gets the identity its name implies, so that the
+	 * same name created on two nodes apart is one mailbox when they
+	 * meet. If that identity is taken by a live mailbox (renamed since)
+	 * a random one is used; if it was deleted it comes back, keeping
+	 * its UIDVALIDITY and never reusing a UID. */
+	mail_mailbox_identity(mail_user_name(mail_txn_user(t)), name,
+	    &derived, &derived_uv);
+	if (guid == NULL && uv == 0 &&
+	    ((old = mail_state_mailbox_by_guid_any(st, &derived)) == NULL ||
+	     old->deleted)) {
+		rec.mailbox = derived;
+		uv = old != NULL ? old->uidvalidity : derived_uv;
+	}
 	/* UIDVALIDITY must differ from any earlier mailbox of this name,
 	 * also one created and deleted within the same second */
 	if (uv == 0) {
@@ -68,12 +86,12 @@ mailbox_create_raw(struct mail_txn *t, const char *name, const char *use,
 		if (uv <= st->last_uidvalidity)
 			uv = st->last_uidvalidity + 1;
 	}
-	memset(&rec, 0, sizeof(rec));
-	rec.type = MAIL_REC_MAILBOX_CREATE;
-	/* a GUID in use or deleted would make apply ignore the record */
-	if (guid != NULL && !mail_guid_is_zero(guid) &&
-	    mail_state_mailbox_by_guid(st, guid) == NULL &&
-	    !mail_state_guid_deleted(st, guid))
+	/* a GUID in use or deleted would make apply ignore the record (or
+	 * bring a deleted mailbox back) */
+	if (!mail_guid_is_zero(&rec.mailbox))
+		;
+	else if (guid != NULL && !mail_guid_is_zero(guid) &&
+	    mail_state_mailbox_by_guid_any(st, guid) == NULL)
 		rec.mailbox = *guid;
 	else
 		mail_guid_generate(&rec.mailbox);
@@ -102,7 +120,7 @@ bool
 mail_mailbox_unused(const struct mail_mailbox *mb)
 {
 	return mb->n_msgs == 0 && mb->uidnext == 1 && mb->n_meta == 0 &&
-	    mb->n_acl == 0 && mb->n_pvt == 0;
+	    mb->n_acl == 0 && mb->n_pvt == 0 && mb->n_tombs == 0;
 }
 
 int
@@ -253,7 +271,10 @@ mail_op_mailbox_rename(struct mail_txn *t, const char *old_name,
 		char *newname;
 		int r;
 
-		if (strcmp(m->name, from) != 0 && !name_is_below(m->name, from))
+		/* a deleted mailbox keeps its name, as a peer may still
+		 * have it */
+		if (m->deleted || (strcmp(m->name, from) != 0 &&
+		    !name_is_below(m->name, from)))
 			continue;
 		newname = mail_xasprintf("%s%s", to, m->name + from_len);
 		if (mail_mailbox_name_check(newname, err) < 0) {
@@ -305,7 +326,8 @@ mail_op_mailbox_delete(struct mail_txn *t, const char *name,
 		goto out;
 	}
 	for (size_t i = 0; i < st->n_mailboxes; i++) {
-		if (name_is_below(st->mailboxes[i]->name, norm)) {
+		if (!st->mailboxes[i]->deleted &&
+		    name_is_below(st->mailboxes[i]->name, norm)) {
 			mail_err_set(err, MAIL_ERR_PARAM,
 			    "mailbox '%s' has children; delete them first",
 			    norm);

@@ -21,9 +21,9 @@
 int	mail_op_mailbox_create(struct mail_txn *t, const char *name,
 	    const char *special_use, struct mail_mailbox **mb_r,
 	    struct mail_err *err) WARN_UNUSED;
-/* True if mb never held a message and has no metadata, ACL or private
- * flag entries: replacing it (mail_mailbox_opts.replace_unused) loses
- * nothing. */
+/* True if mb never held a message (none live, none tombstoned, UIDNEXT
+ * 1) and has no metadata, ACL or private flag entries: replacing it
+ * (mail_mailbox_opts.replace_unused) loses nothing. */
 bool	mail_mailbox_unused(const struct mail_mailbox *mb);
 /* Options of mail_op_mailbox_create_with(). Zero means "default". */
 struct mail_mailbox_opts {
@@ -61,8 +61,9 @@ int	mail_op_mailbox_set_uidnext(struct mail_txn *t,
  * IMAP RENAME does. */
 int	mail_op_mailbox_rename(struct mail_txn *t, const char *old_name,
 	    const char *new_name, struct mail_err *err) WARN_UNUSED;
-/* Delete a mailbox and its messages. INBOX and mailboxes with children
- * are refused. */
+/* Delete a mailbox and its messages (they become tombstones; the
+ * mailbox stays in the state as deleted, see mail_state.h). INBOX and
+ * mailboxes with children are refused. */
 int	mail_op_mailbox_delete(struct mail_txn *t, const char *name,
 	    struct mail_err *err) WARN_UNUSED;
 /* Subscribe or unsubscribe a name (it need not exist, as in IMAP). */

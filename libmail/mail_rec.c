@@ -15,18 +15,6 @@ put_guid(struct mail_buf *b, const struct mail_guid *g)
 	mail_buf_append(b, g->b, sizeof(g->b));
 }
 
-static uint64_t
-zigzag(int64_t v)
-{
-	return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-}
-
-static int64_t
-unzigzag(uint64_t v)
-{
-	return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
-}
-
 static void
 put_keywords(struct mail_buf *b, char *const *kw, size_t n)
 {
@@ -78,8 +66,8 @@ mail_rec_encode(const struct mail_rec *rec, struct mail_buf *b)
 		mail_buf_put_varint(b, rec->inst_hlc);
 		mail_buf_put_varint(b, rec->flags);
 		put_keywords(b, rec->keywords, rec->n_keywords);
-		mail_buf_put_varint(b, zigzag(rec->idate));
-		mail_buf_put_varint(b, zigzag(rec->sdate));
+		mail_buf_put_varint(b, mail_zigzag(rec->idate));
+		mail_buf_put_varint(b, mail_zigzag(rec->sdate));
 		mail_buf_put_varint(b, rec->size);
 		put_guid(b, &rec->body);
 		break;
@@ -116,6 +104,29 @@ mail_rec_encode(const struct mail_rec *rec, struct mail_buf *b)
 		put_guid(b, &rec->mailbox);
 		mail_buf_put_str(b, rec->name);
 		mail_buf_put_bytes(b, rec->value, rec->value_len);
+		break;
+	case MAIL_REC_MSG_PUT:
+		put_guid(b, &rec->mailbox);
+		mail_buf_put_varint(b, rec->uid);
+		put_guid(b, &rec->guid);
+		mail_buf_put_varint(b, rec->inst_node);
+		mail_buf_put_varint(b, rec->inst_hlc);
+		mail_buf_put_varint(b, rec->uid_hlc);
+		mail_buf_put_varint(b, rec->uid_node);
+		mail_buf_put_varint(b, rec->flags);
+		put_keywords(b, rec->keywords, rec->n_keywords);
+		mail_buf_put_varint(b, rec->flags_hlc);
+		mail_buf_put_varint(b, rec->flags_node);
+		mail_buf_put_varint(b, mail_zigzag(rec->idate));
+		mail_buf_put_varint(b, mail_zigzag(rec->sdate));
+		mail_buf_put_varint(b, rec->size);
+		put_guid(b, &rec->body);
+		break;
+	case MAIL_REC_MSG_TOMB:
+		put_guid(b, &rec->mailbox);
+		put_guid(b, &rec->guid);
+		mail_buf_put_varint(b, rec->inst_node);
+		mail_buf_put_varint(b, rec->inst_hlc);
 		break;
 	}
 }
@@ -267,21 +278,31 @@ mail_rec_decode(const struct mail_log_rec *lrec, struct mail_rec *rec,
 			r.bad = true;
 		break;
 	case MAIL_REC_MSG_ADD:
+	case MAIL_REC_MSG_PUT:
 		get_guid(&r, &rec->mailbox);
 		v = mail_get_varint(&r);
 		rec->uid = (uint32_t)v;
+		/* UIDNEXT is uid + 1 and must fit */
 		if (v == 0 || v > UINT32_MAX - 1)
 			r.bad = true;
 		get_guid(&r, &rec->guid);
 		rec->inst_node = mail_get_varint(&r);
 		rec->inst_hlc = mail_get_varint(&r);
+		if (lrec->type == MAIL_REC_MSG_PUT) {
+			rec->uid_hlc = mail_get_varint(&r);
+			rec->uid_node = mail_get_varint(&r);
+		}
 		v = mail_get_varint(&r);
 		rec->flags = (uint16_t)v;
 		if (v & ~(uint64_t)MAIL_FLAGS_ALL)
 			r.bad = true;
 		get_keywords(&r, rec);
-		rec->idate = unzigzag(mail_get_varint(&r));
-		rec->sdate = unzigzag(mail_get_varint(&r));
+		if (lrec->type == MAIL_REC_MSG_PUT) {
+			rec->flags_hlc = mail_get_varint(&r);
+			rec->flags_node = mail_get_varint(&r);
+		}
+		rec->idate = mail_unzigzag(mail_get_varint(&r));
+		rec->sdate = mail_unzigzag(mail_get_varint(&r));
 		rec->size = mail_get_varint(&r);
 		get_guid(&r, &rec->body);
 		break;
@@ -331,6 +352,12 @@ mail_rec_decode(const struct mail_log_rec *lrec, struct mail_rec *rec,
 		rec->value = get_value(&r, 64, &rec->value_len);
 		if (rec->name == NULL || rec->value == NULL)
 			r.bad = true;
+		break;
+	case MAIL_REC_MSG_TOMB:
+		get_guid(&r, &rec->mailbox);
+		get_guid(&r, &rec->guid);
+		rec->inst_node = mail_get_varint(&r);
+		rec->inst_hlc = mail_get_varint(&r);
 		break;
 	default:
 		return mail_err_set(err, MAIL_ERR_CORRUPT,

@@ -20,6 +20,17 @@
  *   METADATA        mailbox guid (zero: server), uid (0: mailbox), user
  *                   ("" for /shared), key, has value (0/1), value
  *   ACL             mailbox guid, identifier, rights ("" removes)
+ *   MSG_PUT         mailbox guid, uid, message guid, instance node,
+ *                   instance hlc, uid hlc, uid node, flags, keywords,
+ *                   flags hlc, flags node, internal date, save date,
+ *                   size, body hash
+ *   MSG_TOMB        mailbox guid, message guid, instance node,
+ *                   instance hlc
+ *
+ * MSG_PUT and MSG_TOMB carry one message's state from another node, with
+ * the clocks of its UID and of its flags (the record's own hlc and node
+ * are of the write that carried it); see mail_state_apply() for how they
+ * join.
  *
  * Flag ops: ADD sets flags, REMOVE clears them, REPLACE sets the system
  * flags within mask to flags (others stay) and replaces the keywords.
@@ -45,6 +56,8 @@ enum mail_rec_type {
 	MAIL_REC_PVT_FLAGS = 9,
 	MAIL_REC_METADATA = 10,
 	MAIL_REC_ACL = 11,
+	MAIL_REC_MSG_PUT = 12,
+	MAIL_REC_MSG_TOMB = 13,
 };
 
 enum mail_flags_op {
@@ -79,12 +92,15 @@ struct mail_rec {
 	char	**keywords;
 	size_t	 n_keywords;
 	struct mail_uidset uids;
-	/* MSG_ADD */
+	/* MSG_ADD, MSG_PUT (MSG_TOMB: guid and instance only) */
 	uint32_t uid;
 	struct mail_guid guid, body;
 	uint64_t inst_node, inst_hlc;
 	int64_t	 idate, sdate;
 	uint64_t size;
+	/* MSG_PUT */
+	uint64_t uid_hlc, uid_node;	/* clock of the UID assignment */
+	uint64_t flags_hlc, flags_node;	/* clock of flags and keywords */
 };
 
 /* Append the payload of rec to out. */

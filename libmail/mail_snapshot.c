@@ -3,7 +3,21 @@
  *
  * Layout: "DSYNCIDX", u32 version, u32 sizeof(struct mail_msg), u32 byte
  * order mark, u32 zero, u64 log end, u64 log mark, then the state as
- * varints and strings (mail_buf_put_*), and an XXH3-64 at the end.
+ * varints and strings (mail_buf_put_*), and an XXH3-64 at the end:
+ *
+ *   modseq, hlc, last uidvalidity
+ *   subscriptions: count, then name, on (u8), hlc, node
+ *   server metadata
+ *   mailboxes (deleted ones too): count, then each: guid, name, name
+ *     hlc, name node, deleted (u8), create hlc, create node, uidvalidity,
+ *     uidnext, highestmodseq, special-use, its hlc and node, pvt mask,
+ *     its hlc and node, keywords, unseen, size, the message array (see
+ *     below), private flags (user; uid, flags, modseq, hlc, node),
+ *     metadata, ACL, tombstones (guid, instance node and hlc, modseq;
+ *     sorted), used UIDs (ranges as lo, hi - lo; normalized)
+ *
+ * A snapshot of another version is refused, and the state is rebuilt
+ * from the log.
  *
  * Each mailbox's messages are one raw, 8-aligned array of struct mail_msg
  * in host layout, followed by free slots, and used in place in a private
@@ -30,7 +44,9 @@
 #include "mail_snapshot.h"
 
 #define SNAP_MAGIC	"DSYNCIDX"
-#define SNAP_VERSION	5
+#define SNAP_VERSION	6	/* 6: tombstones, used UIDs, deleted
+				 * mailboxes, clocks of subscriptions,
+				 * private flags, special-use, pvt mask */
 #define SNAP_BOM	0x01020304u
 #define SNAP_MAX	((size_t)8 * 1024 * 1024 * 1024)
 
@@ -107,7 +123,9 @@ static void
 put_mailbox(struct mail_buf *b, const struct mail_mailbox *mb,
     struct snap_spans *sp)
 {
-	size_t slack = snapshot_slack(mb->n_msgs), bytes;
+	/* a deleted mailbox gets messages only after an undelete, which
+	 * moves its (empty) array to the heap anyway */
+	size_t slack = mb->deleted ? 0 : snapshot_slack(mb->n_msgs), bytes;
 	uint8_t pad;
 	static const uint8_t zero[8];
 
@@ -115,11 +133,18 @@ put_mailbox(struct mail_buf *b, const struct mail_mailbox *mb,
 	mail_buf_put_str(b, mb->name);
 	mail_buf_put_varint(b, mb->name_hlc);
 	mail_buf_put_varint(b, mb->name_node);
+	mail_buf_put_u8(b, mb->deleted ? 1 : 0);
+	mail_buf_put_varint(b, mb->create_hlc);
+	mail_buf_put_varint(b, mb->create_node);
 	mail_buf_put_varint(b, mb->uidvalidity);
 	mail_buf_put_varint(b, mb->uidnext);
 	mail_buf_put_varint(b, mb->highestmodseq);
 	mail_buf_put_str(b, mb->special_use);
+	mail_buf_put_varint(b, mb->su_hlc);
+	mail_buf_put_varint(b, mb->su_node);
 	mail_buf_put_varint(b, mb->pvt_mask);
+	mail_buf_put_varint(b, mb->pvt_hlc);
+	mail_buf_put_varint(b, mb->pvt_node);
 	mail_buf_put_varint(b, mb->n_keywords);
 	for (size_t i = 0; i < mb->n_keywords; i++)
 		mail_buf_put_str(b, mb->keywords[i]);
@@ -156,6 +181,8 @@ put_mailbox(struct mail_buf *b, const struct mail_mailbox *mb,
 			mail_buf_put_varint(b, pu->v[k].uid);
 			mail_buf_put_varint(b, pu->v[k].flags);
 			mail_buf_put_varint(b, pu->v[k].modseq);
+			mail_buf_put_varint(b, pu->v[k].hlc);
+			mail_buf_put_varint(b, pu->v[k].node);
 		}
 	}
 	put_meta(b, mb->meta, mb->n_meta);
@@ -165,6 +192,20 @@ put_mailbox(struct mail_buf *b, const struct mail_mailbox *mb,
 		mail_buf_put_str(b, mb->acl[i].rights);
 		mail_buf_put_varint(b, mb->acl[i].hlc);
 		mail_buf_put_varint(b, mb->acl[i].node);
+	}
+	mail_buf_put_varint(b, mb->n_tombs);
+	for (size_t i = 0; i < mb->n_tombs; i++) {
+		const struct mail_tomb *t = &mb->tombs[i];
+
+		mail_buf_append(b, t->key.guid.b, 16);
+		mail_buf_put_varint(b, t->key.inst_node);
+		mail_buf_put_varint(b, t->key.inst_hlc);
+		mail_buf_put_varint(b, t->modseq);
+	}
+	mail_buf_put_varint(b, mb->gone.n);
+	for (size_t i = 0; i < mb->gone.n; i++) {
+		mail_buf_put_varint(b, mb->gone.r[i].lo);
+		mail_buf_put_varint(b, mb->gone.r[i].hi - mb->gone.r[i].lo);
 	}
 }
 
@@ -188,12 +229,13 @@ mail_snapshot_write(const struct mail_fs *fs, const char *path,
 	mail_buf_put_varint(&b, st->modseq);
 	mail_buf_put_varint(&b, st->hlc);
 	mail_buf_put_varint(&b, st->last_uidvalidity);
-	mail_buf_put_varint(&b, st->n_deleted);
-	for (size_t i = 0; i < st->n_deleted; i++)
-		mail_buf_append(&b, st->deleted[i].b, 16);
 	mail_buf_put_varint(&b, st->n_subs);
-	for (size_t i = 0; i < st->n_subs; i++)
-		mail_buf_put_str(&b, st->subs[i]);
+	for (size_t i = 0; i < st->n_subs; i++) {
+		mail_buf_put_str(&b, st->subs[i].name);
+		mail_buf_put_u8(&b, st->subs[i].on ? 1 : 0);
+		mail_buf_put_varint(&b, st->subs[i].hlc);
+		mail_buf_put_varint(&b, st->subs[i].node);
+	}
 	put_meta(&b, st->meta, st->n_meta);
 	mail_buf_put_varint(&b, st->n_mailboxes);
 	for (size_t i = 0; i < st->n_mailboxes; i++)
@@ -253,23 +295,80 @@ get_meta(struct mail_reader *r, struct mail_meta **arr, size_t *n_r,
 	}
 }
 
+/* Tombstones, strictly ascending as the state keeps them (lookups are
+ * binary searches). */
+static void
+get_tombs(struct mail_reader *r, struct mail_mailbox *mb)
+{
+	size_t n = get_count(r, 16 + 3);
+
+	mb->tombs = mail_xcalloc(n, sizeof(*mb->tombs));
+	mb->cap_tombs = n;
+	for (size_t i = 0; i < n && !r->bad; i++) {
+		struct mail_tomb *t = &mb->tombs[i];
+
+		mail_get_raw(r, t->key.guid.b, 16);
+		t->key.inst_node = mail_get_varint(r);
+		t->key.inst_hlc = mail_get_varint(r);
+		t->modseq = mail_get_varint(r);
+		if (i > 0 && mail_msg_key_cmp(&mb->tombs[i - 1].key,
+		    &t->key) >= 0)
+			r->bad = true;
+		mb->n_tombs = i + 1;
+	}
+}
+
+/* Used UIDs: a normalized set (ascending, disjoint, not adjacent), which
+ * mail_uidset_add() relies on. */
+static void
+get_gone(struct mail_reader *r, struct mail_uidset *set)
+{
+	size_t n = get_count(r, 2);
+
+	set->r = mail_xcalloc(n, sizeof(*set->r));
+	set->cap = n;
+	for (size_t i = 0; i < n && !r->bad; i++) {
+		uint64_t lo = mail_get_varint(r), span = mail_get_varint(r);
+
+		if (lo == 0 || lo > UINT32_MAX || span > UINT32_MAX - lo ||
+		    (i > 0 && lo <= (uint64_t)set->r[i - 1].hi + 1)) {
+			r->bad = true;
+			break;
+		}
+		set->r[i].lo = (uint32_t)lo;
+		set->r[i].hi = (uint32_t)(lo + span);
+		set->n = i + 1;
+	}
+}
+
 static struct mail_mailbox *
 get_mailbox(struct mail_reader *r, const uint8_t *base, struct snap_spans *sp)
 {
 	struct mail_mailbox *mb = mail_xcalloc(1, sizeof(*mb));
 	const uint8_t *arr, *zeros;
 	size_t n, slack, bytes;
+	uint64_t v;
 	uint8_t pad;
 
 	mail_get_raw(r, mb->guid.b, 16);
 	mb->name = mail_get_strdup(r, 4096);
 	mb->name_hlc = mail_get_varint(r);
 	mb->name_node = mail_get_varint(r);
+	v = mail_get_u8(r);
+	mb->deleted = v == 1;
+	if (v > 1)
+		r->bad = true;
+	mb->create_hlc = mail_get_varint(r);
+	mb->create_node = mail_get_varint(r);
 	mb->uidvalidity = (uint32_t)mail_get_varint(r);
 	mb->uidnext = (uint32_t)mail_get_varint(r);
 	mb->highestmodseq = mail_get_varint(r);
 	mb->special_use = mail_get_strdup(r, 256);
+	mb->su_hlc = mail_get_varint(r);
+	mb->su_node = mail_get_varint(r);
 	mb->pvt_mask = (uint16_t)mail_get_varint(r);
+	mb->pvt_hlc = mail_get_varint(r);
+	mb->pvt_node = mail_get_varint(r);
 	n = (size_t)mail_get_varint(r);
 	if (n > MAIL_MAILBOX_MAX_KEYWORDS)
 		r->bad = true;
@@ -319,6 +418,8 @@ get_mailbox(struct mail_reader *r, const uint8_t *base, struct snap_spans *sp)
 			pu->v[k].uid = (uint32_t)mail_get_varint(r);
 			pu->v[k].flags = (uint16_t)mail_get_varint(r);
 			pu->v[k].modseq = mail_get_varint(r);
+			pu->v[k].hlc = mail_get_varint(r);
+			pu->v[k].node = mail_get_varint(r);
 		}
 		if (pu->user == NULL)
 			r->bad = true;
@@ -336,6 +437,8 @@ get_mailbox(struct mail_reader *r, const uint8_t *base, struct snap_spans *sp)
 		if (mb->acl[i].identifier == NULL || mb->acl[i].rights == NULL)
 			r->bad = true;
 	}
+	get_tombs(r, mb);
+	get_gone(r, &mb->gone);
 	if (mb->name == NULL || mb->special_use == NULL)
 		r->bad = true;
 	return mb;
@@ -390,18 +493,24 @@ mail_snapshot_read(const struct mail_fs *fs, const char *path,
 	st->modseq = mail_get_varint(&r);
 	st->hlc = mail_get_varint(&r);
 	st->last_uidvalidity = (uint32_t)mail_get_varint(&r);
-	n = get_count(&r, 16);
-	st->deleted = mail_xcalloc(n, sizeof(*st->deleted));
-	st->cap_deleted = st->n_deleted = n;
-	for (size_t i = 0; i < n; i++)
-		mail_get_raw(&r, st->deleted[i].b, 16);
-	n = get_count(&r, 1);
-	st->subs = mail_xcalloc(n, sizeof(char *));
+	n = get_count(&r, 4);
+	st->subs = mail_xcalloc(n, sizeof(*st->subs));
 	st->cap_subs = n;
 	for (size_t i = 0; i < n && !r.bad; i++) {
-		if ((st->subs[i] = mail_get_strdup(&r, 4096)) == NULL)
+		struct mail_sub *sub = &st->subs[i];
+		uint64_t on;
+
+		if ((sub->name = mail_get_strdup(&r, 4096)) == NULL)
 			break;
 		st->n_subs = i + 1;
+		on = mail_get_u8(&r);
+		sub->on = on == 1;
+		sub->hlc = mail_get_varint(&r);
+		sub->node = mail_get_varint(&r);
+		/* sorted by name, as lookups assume */
+		if (on > 1 || (i > 0 && strcmp(st->subs[i - 1].name,
+		    sub->name) >= 0))
+			r.bad = true;
 	}
 	get_meta(&r, &st->meta, &st->n_meta, &st->cap_meta);
 	n = get_count(&r, 16);

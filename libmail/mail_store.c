@@ -250,8 +250,8 @@ user_create(struct mail_store *s, const char *name, bool with_inbox,
 
 		memset(&rec, 0, sizeof(rec));
 		rec.type = MAIL_REC_MAILBOX_CREATE;
-		mail_guid_generate(&rec.mailbox);
-		rec.uidvalidity = (uint32_t)time(NULL);
+		mail_mailbox_identity(name, "INBOX", &rec.mailbox,
+		    &rec.uidvalidity);
 		rec.name = (char *)(uintptr_t)"INBOX";
 		mail_rec_encode(&rec, &payload);
 		memset(&lrec, 0, sizeof(lrec));

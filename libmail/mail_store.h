@@ -93,7 +93,9 @@ int	mail_txn_add(struct mail_txn *txn, struct mail_rec *rec,
  * durable before the log records that refer to it. Sets *hash_r. */
 int	mail_txn_put_body(struct mail_txn *txn, const void *data, size_t len,
 	    struct mail_guid *hash_r, struct mail_err *err) WARN_UNUSED;
-/* The HLC time the next record will get. */
+/* The HLC time the next record will get: above every clock the state
+ * holds (mail_state.hlc), those from other nodes included, so that a
+ * local change always wins last-writer-wins against what is here. */
 uint64_t mail_txn_next_hlc(struct mail_txn *txn);
 /* The modseq of this transaction. */
 uint64_t mail_txn_modseq(const struct mail_txn *txn);

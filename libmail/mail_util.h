@@ -79,6 +79,20 @@ int	mail_hex_value(char c);
 int	mail_base64_value(char c, char c63);
 /* Wall clock in milliseconds since the epoch. */
 uint64_t mail_now_ms(void);
+
+/* Signed integers as varints: zigzag maps 0, -1, 1, -2 ... to 0, 1, 2,
+ * 3 ... so small negative numbers stay short. */
+static inline uint64_t
+mail_zigzag(int64_t v)
+{
+	return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static inline int64_t
+mail_unzigzag(uint64_t v)
+{
+	return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
 /* Fill buf with n bytes from the kernel's CSPRNG (getrandom); aborts on
  * failure, which only happens on broken kernels. */
 void	mail_random(void *buf, size_t n);

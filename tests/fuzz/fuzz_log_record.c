@@ -24,7 +24,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * of each type without framing (reaches the payload decoder
 	 * without needing a valid checksum) */
 	if (size > 0 && (data[0] & 1) == 1) {
-		for (uint8_t type = 1; type <= 12; type++) {
+		for (uint8_t type = 1; type <= MAIL_REC_MSG_TOMB; type++) {
 			struct mail_log_rec lrec = { type, 0, 1, 1, 1,
 			    data + 1, size - 1 };
 			struct mail_rec rec;

@@ -1,7 +1,8 @@
 /*
  * test_mail_ops.c: validated operations. Each operation's error cases, and
  * after every commit the check that replay of the log (a fresh open, and
- * a full rebuild) gives exactly the state the writer applied.
+ * a full rebuild) gives exactly the state the writer applied, clocks,
+ * tombstones and modseqs included.
  */
 #include <stdlib.h>
 
@@ -52,11 +53,11 @@ commit_verify(void)
 
 	if (mail_txn_commit(&txn, &err) < 0)
 		ck_abort_msg("commit: %s", err.msg);
-	live = testlib_user_dump(alice);
+	live = testlib_user_dump_full(alice);
 	ck_assert_int_eq(mail_user_open(store, "alice", false, &u, &err), 0);
-	fresh = testlib_user_dump(u);
+	fresh = testlib_user_dump_full(u);
 	ck_assert_int_eq(mail_user_rebuild(u, false, &err), 0);
-	rebuilt = testlib_user_dump(u);
+	rebuilt = testlib_user_dump_full(u);
 	ck_assert_str_eq(live, fresh);
 	ck_assert_str_eq(live, rebuilt);
 	mail_user_close(&u);
@@ -160,9 +161,24 @@ START_TEST(test_mailbox_create)
 	/* INBOX children are normalized too */
 	mb = create_ok("inbox/Sub");
 	ck_assert_str_eq(mb->name, "INBOX/Sub");
-	/* UIDVALIDITY strictly grows, also within one second */
-	uv = create_ok("A")->uidvalidity;
-	ck_assert_uint_gt(create_ok("B")->uidvalidity, uv);
+	/* a fresh mailbox's identity follows from user and name, so two
+	 * nodes creating "A" apart create one mailbox */
+	{
+		struct mail_guid g;
+
+		mb = create_ok("A");
+		mail_mailbox_identity(mail_user_name(mail_txn_user(txn)), "A",
+		    &g, &uv);
+		ck_assert_int_eq(mail_guid_cmp(&mb->guid, &g), 0);
+		ck_assert_uint_eq(mb->uidvalidity, uv);
+		ck_assert_uint_ne(create_ok("B")->uidvalidity, uv);
+	}
+	/* a renamed mailbox keeps that identity: the old name created again
+	 * is another mailbox */
+	ck_assert_int_eq(mail_op_mailbox_rename(txn, "A", "A2", &e), 0);
+	mb = create_ok("A");
+	ck_assert_int_ne(mail_guid_cmp(&mb->guid, &mbox("A2")->guid), 0);
+	ck_assert_uint_ne(mb->uidvalidity, mbox("A2")->uidvalidity);
 	commit_verify();
 }
 END_TEST
@@ -194,12 +210,14 @@ START_TEST(test_mailbox_delete)
 	ck_assert_int_eq(mail_op_mailbox_delete(txn, "P", &e), 0);
 	ck_assert_int_eq(mail_op_mailbox_delete(txn, "Trash", &e), 0);
 	ck_assert_ptr_null(mbox("Trash"));
-	/* the name again: a new mailbox, new GUID and UIDVALIDITY */
+	/* the name again: the deleted mailbox comes back empty, with its
+	 * UIDVALIDITY, and its old UIDs are never handed out again */
 	mb = create_ok("Trash");
-	ck_assert_int_ne(mail_guid_cmp(&mb->guid, &old), 0);
-	ck_assert_uint_gt(mb->uidvalidity, uv);
+	ck_assert_int_eq(mail_guid_cmp(&mb->guid, &old), 0);
+	ck_assert_uint_eq(mb->uidvalidity, uv);
 	ck_assert_uint_eq(mb->n_msgs, 0);
-	ck_assert_uint_eq(mb->uidnext, 1);
+	ck_assert_uint_eq(mb->uidnext, 2);
+	ck_assert(mail_mailbox_uid_used(mb, 1));
 	commit_verify();
 }
 END_TEST
@@ -796,6 +814,121 @@ START_TEST(test_acl)
 }
 END_TEST
 
+/* A record replicated from another node (it keeps its origin clock). */
+static void
+add_replicated(struct mail_rec *rec, uint64_t hlc)
+{
+	struct mail_err err;
+
+	rec->node = 0xfeed;
+	rec->hlc = hlc;
+	if (mail_txn_add(txn, rec, &err) < 0)
+		ck_abort_msg("add: %s", err.msg);
+}
+
+/* Clocks from other nodes, even far ahead of ours, never make a local
+ * change lose: the transaction's next HLC is above every clock the
+ * state holds. */
+START_TEST(test_local_beats_replicated)
+{
+	struct mail_mailbox *mb = create_ok("R");
+	struct mail_state *st = mail_user_state(alice);
+	uint64_t future = (mail_now_ms() + 86400000ull) << 16;
+	struct mail_msg_key key;
+	struct mail_msg *m;
+	struct mail_rec rec;
+	uint32_t uid;
+
+	uid = save_ok(mb, "Subject: r\r\n\r\nr\r\n", NULL);
+	m = mail_mailbox_msg(mb, uid);
+	mail_msg_key_of(m, &key);
+	/* flags and UID clock of the message from a node a day ahead */
+	memset(&rec, 0, sizeof(rec));
+	rec.type = MAIL_REC_MSG_PUT;
+	rec.mailbox = mb->guid;
+	rec.uid = uid;
+	rec.guid = key.guid;
+	rec.inst_node = key.inst_node;
+	rec.inst_hlc = key.inst_hlc;
+	rec.uid_hlc = m->uid_hlc;
+	rec.uid_node = m->uid_node;
+	rec.flags = MAIL_FLAGGED;
+	rec.flags_hlc = future + 5;
+	rec.flags_node = 0xfeed;
+	rec.body = m->body;
+	rec.size = m->size;
+	add_replicated(&rec, future);
+	ck_assert_uint_ge(st->hlc, future + 5);
+	ck_assert_uint_eq(mail_mailbox_msg(mb, uid)->flags, MAIL_FLAGGED);
+	set_flags(mb, "1:100", MAIL_FLAGS_ADD, "\\Seen", NULL);
+	m = mail_mailbox_msg(mb, uid);
+	ck_assert_uint_eq(m->flags, MAIL_FLAGGED | MAIL_SEEN);
+	ck_assert_uint_gt(m->flags_hlc, future + 5);
+	/* special-use and subscriptions alike */
+	memset(&rec, 0, sizeof(rec));
+	rec.type = MAIL_REC_MAILBOX_ATTR;
+	rec.mailbox = mb->guid;
+	rec.name = (char *)(uintptr_t)"specialuse";
+	rec.value = (uint8_t *)(uintptr_t)"\\Junk";
+	rec.value_len = 5;
+	add_replicated(&rec, future + 10);
+	ck_assert_str_eq(mb->special_use, "\\Junk");
+	ck_assert_int_eq(mail_op_mailbox_set(txn, mb, "special-use", "\\Sent",
+	    &e), 0);
+	ck_assert_str_eq(mb->special_use, "\\Sent");
+	memset(&rec, 0, sizeof(rec));
+	rec.type = MAIL_REC_SUBSCRIBE;
+	rec.name = (char *)(uintptr_t)"R";
+	rec.on = true;
+	add_replicated(&rec, future + 20);
+	ck_assert(mail_state_subscribed(st, "R"));
+	ck_assert_int_eq(mail_op_subscribe(txn, "R", false, &e), 0);
+	ck_assert(!mail_state_subscribed(st, "R"));
+	commit_verify();
+	ck_assert(!mail_state_subscribed(mail_user_state(alice), "R"));
+}
+END_TEST
+
+/* Deleted mailboxes stay in the state, out of sight of the operations. */
+START_TEST(test_deleted_mailboxes)
+{
+	struct mail_mailbox *mb, *child;
+	struct mail_mailbox_opts opts;
+	struct mail_guid old;
+	uint32_t uid;
+
+	create_ok("P");
+	child = create_ok("P/c");
+	old = child->guid;
+	uid = save_ok(child, "Subject: c\r\n\r\nc\r\n", "\\Seen");
+	commit_verify();
+	ck_assert_int_eq(mail_op_mailbox_delete(txn, "P/c", &e), 0);
+	child = mail_state_mailbox_by_guid_any(mail_user_state(alice), &old);
+	ck_assert(child->deleted);
+	ck_assert_uint_eq(child->n_tombs, 1);
+	ck_assert(mail_mailbox_uid_used(child, uid));
+	/* a deleted child does not stop a delete or rename of its parent,
+	 * and keeps its name */
+	ck_assert_int_eq(mail_op_mailbox_rename(txn, "P", "Q", &e), 0);
+	ck_assert_str_eq(child->name, "P/c");
+	ck_assert_ptr_null(mbox("Q/c"));
+	ck_assert_int_eq(mail_op_mailbox_delete(txn, "Q", &e), 0);
+	/* the name is free; a new GUID even when asked for the old one */
+	memset(&opts, 0, sizeof(opts));
+	opts.guid = &old;
+	ck_assert_int_eq(mail_op_mailbox_create_with(txn, "P/c", NULL, &opts,
+	    &mb, &e), 0);
+	ck_assert_int_ne(mail_guid_cmp(&mb->guid, &old), 0);
+	ck_assert(mail_state_guid_deleted(mail_user_state(alice), &old));
+	commit_verify();
+	/* the state after replay holds it too */
+	child = mail_state_mailbox_by_guid_any(mail_user_state(alice), &old);
+	ck_assert_ptr_nonnull(child);
+	ck_assert(child->deleted);
+	ck_assert_uint_eq(child->n_tombs, 1);
+}
+END_TEST
+
 Suite *test_mail_ops_suite(void);
 Suite *
 test_mail_ops_suite(void)
@@ -818,6 +951,8 @@ test_mail_ops_suite(void)
 	tcase_add_test(tc, test_copy_keyword_limit);
 	tcase_add_test(tc, test_metadata);
 	tcase_add_test(tc, test_acl);
+	tcase_add_test(tc, test_local_beats_replicated);
+	tcase_add_test(tc, test_deleted_mailboxes);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -80,6 +80,10 @@ assert_rec_eq(const struct mail_rec *a, const struct mail_rec *b)
 	ck_assert_int_eq(a->idate, b->idate);
 	ck_assert_int_eq(a->sdate, b->sdate);
 	ck_assert_uint_eq(a->size, b->size);
+	ck_assert_uint_eq(a->uid_hlc, b->uid_hlc);
+	ck_assert_uint_eq(a->uid_node, b->uid_node);
+	ck_assert_uint_eq(a->flags_hlc, b->flags_hlc);
+	ck_assert_uint_eq(a->flags_node, b->flags_node);
 }
 
 /* Decode must refuse with MAIL_ERR_CORRUPT and leave nothing to free. */
@@ -265,6 +269,40 @@ START_TEST(test_roundtrip_all_types)
 	rec.value = U8("");
 	rec.value_len = 0;
 	check_rec(&rec);
+
+	rec_init(&rec, MAIL_REC_MSG_PUT);
+	rec.uid = 17;
+	guid_fill(&rec.guid, 99);
+	guid_fill(&rec.body, 7);
+	rec.inst_node = UINT64_MAX;
+	rec.inst_hlc = 12345;
+	rec.uid_hlc = 0x0123456789abcdefull;
+	rec.uid_node = 3;
+	rec.flags = MAIL_SEEN | MAIL_DRAFT;
+	rec.keywords = kw3;
+	rec.n_keywords = 3;
+	rec.flags_hlc = UINT64_MAX;
+	rec.flags_node = UINT64_MAX - 1;
+	rec.idate = -2208988800;
+	rec.sdate = 1700000000;
+	rec.size = (uint64_t)5 * 1024 * 1024 * 1024;
+	check_rec(&rec);
+	rec.uid = UINT32_MAX - 1;
+	rec.flags = MAIL_FLAGS_ALL;
+	rec.n_keywords = 0;
+	rec.keywords = NULL;
+	rec.uid_hlc = rec.uid_node = rec.flags_hlc = rec.flags_node = 0;
+	rec.idate = INT64_MIN;
+	rec.sdate = INT64_MAX;
+	check_rec(&rec);
+
+	rec_init(&rec, MAIL_REC_MSG_TOMB);
+	guid_fill(&rec.guid, 42);
+	rec.inst_node = 0xfeedface;
+	rec.inst_hlc = UINT64_MAX;
+	check_rec(&rec);
+	rec.inst_node = rec.inst_hlc = 0;
+	check_rec(&rec);
 }
 END_TEST
 
@@ -399,6 +437,25 @@ START_TEST(test_bad_values)
 	rec.n_keywords = MAIL_REC_MAX_KEYWORDS + 1;
 	refuse(&rec, "65 keywords");
 
+	rec_init(&rec, MAIL_REC_MSG_PUT);
+	rec.uid = 0;
+	refuse(&rec, "put: uid 0");
+	rec.uid = UINT32_MAX;
+	refuse(&rec, "put: uid 2^32-1");
+	rec.uid = 5;
+	rec.flags = 0x20;
+	refuse(&rec, "put: unknown flag bit");
+	rec.flags = 0;
+	rec.keywords = badkw;
+	rec.n_keywords = 2;
+	refuse(&rec, "put: keyword with a space");
+	rec.keywords = badkw2;
+	rec.n_keywords = 1;
+	refuse(&rec, "put: system flag as keyword");
+	rec.keywords = many;
+	rec.n_keywords = MAIL_REC_MAX_KEYWORDS + 1;
+	refuse(&rec, "put: 65 keywords");
+
 	rec_init(&rec, MAIL_REC_MSG_FLAGS);
 	mail_uidset_add(&rec.uids, 1, 1);
 	rec.keywords = badkw;
@@ -443,7 +500,7 @@ START_TEST(test_bad_raw)
 	guid_fill(&g, 1);
 	memset(&lrec, 0, sizeof(lrec));
 	/* unknown types */
-	for (unsigned t = 12; t < 256; t += 61) {
+	for (unsigned t = 14; t < 256; t += 61) {
 		lrec.type = (uint8_t)t;
 		lrec.payload = g.b;
 		lrec.payload_len = 16;
@@ -451,6 +508,23 @@ START_TEST(test_bad_raw)
 	}
 	lrec.type = 0;
 	assert_refused(&lrec, "type 0");
+	/* a TOMB of a mailbox GUID alone; a PUT's UID above 2^32 */
+	lrec.type = MAIL_REC_MSG_TOMB;
+	assert_refused(&lrec, "tomb without a message");
+	mail_buf_append(&b, g.b, 16);
+	mail_buf_put_varint(&b, (uint64_t)UINT32_MAX + 1);
+	mail_buf_append(&b, g.b, 16);
+	for (int i = 0; i < 5; i++)
+		mail_buf_put_varint(&b, 1);
+	mail_buf_put_varint(&b, 0);	/* keywords */
+	for (int i = 0; i < 5; i++)
+		mail_buf_put_varint(&b, 1);
+	mail_buf_append(&b, g.b, 16);
+	lrec.type = MAIL_REC_MSG_PUT;
+	lrec.payload = b.data;
+	lrec.payload_len = b.len;
+	assert_refused(&lrec, "put uid 2^32");
+	mail_buf_reset(&b);
 
 	/* a UID range that wraps past 2^32 */
 	mail_buf_append(&b, g.b, 16);

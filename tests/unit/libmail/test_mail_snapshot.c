@@ -1,8 +1,9 @@
 /*
  * test_mail_snapshot.c: the index snapshot. A state with several
  * mailboxes, 10,000 messages, keywords, private flags, metadata, ACLs,
- * subscriptions and deleted GUIDs survives write and read exactly (same
- * dump, and re-serializing the loaded state gives the same bytes). Any
+ * subscriptions, deleted mailboxes, tombstones, used UIDs and replication
+ * clocks survives write and read exactly (same dump, clocks and modseqs
+ * included, and re-serializing the loaded state gives the same bytes). Any
  * damage to a snapshot is MAIL_ERR_CORRUPT; even damage with a valid
  * checksum (crafted) must never crash the reader.
  */
@@ -146,6 +147,44 @@ b_msgs(struct builder *b, uint32_t g, uint32_t n, char **kw, size_t n_kw)
 	}
 }
 
+/* A MSG_PUT of message u of b_msgs(g) (its key) at uid, with clocks. */
+static void
+b_put(struct builder *b, uint32_t g, uint32_t u, uint32_t uid,
+    uint64_t uid_hlc, uint64_t flags_hlc, uint16_t flags)
+{
+	struct mail_rec rec;
+
+	memset(&rec, 0, sizeof(rec));
+	rec.type = MAIL_REC_MSG_PUT;
+	rec.mailbox = G(g);
+	rec.uid = uid;
+	rec.guid = G(g * 100000 + u);
+	rec.body = G(u % 977);
+	rec.inst_node = 0x1000 + g;
+	rec.inst_hlc = ((uint64_t)u << 16) | g;
+	rec.uid_hlc = uid_hlc;
+	rec.uid_node = 0x77;
+	rec.flags_hlc = flags_hlc;
+	rec.flags_node = 0x78;
+	rec.flags = flags;
+	rec.size = 1000 + u * 3;
+	put(b, &rec);
+}
+
+static void
+b_tomb(struct builder *b, uint32_t g, uint32_t u)
+{
+	struct mail_rec rec;
+
+	memset(&rec, 0, sizeof(rec));
+	rec.type = MAIL_REC_MSG_TOMB;
+	rec.mailbox = G(g);
+	rec.guid = G(g * 100000 + u);
+	rec.inst_node = 0x1000 + g;
+	rec.inst_hlc = ((uint64_t)u << 16) | g;
+	put(b, &rec);
+}
+
 static void
 b_uids(struct builder *b, enum mail_rec_type type, uint32_t g,
     const char *user, const char *set, uint8_t op, uint16_t flags)
@@ -183,7 +222,9 @@ build_big(void)
 	b_create(&b, 5, "Empty", 1004);
 	b_create(&b, 6, "Gone", 1005);
 	b_create(&b, 7, "Gone too", 1006);
+	b_msgs(&b, 6, 30, kw, 3);
 	b_simple(&b, MAIL_REC_MAILBOX_DELETE, 6, NULL, NULL, 0);
+	b_simple(&b, MAIL_REC_MAILBOX_DELETE, 8, NULL, NULL, 0);
 	b_simple(&b, MAIL_REC_MAILBOX_DELETE, 7, NULL, NULL, 0);
 	b_simple(&b, MAIL_REC_MAILBOX_RENAME, 2, "Archive/Y2023", NULL, 0);
 	b_simple(&b, MAIL_REC_MAILBOX_ATTR, 2, "specialuse", "\\Archive", 8);
@@ -191,11 +232,26 @@ build_big(void)
 	b_simple(&b, MAIL_REC_SUBSCRIBE, 0, "INBOX", NULL, 0);
 	b_simple(&b, MAIL_REC_SUBSCRIBE, 0, "Shared", NULL, 0);
 	b_simple(&b, MAIL_REC_SUBSCRIBE, 0, "Not/There", NULL, 0);
+	b_simple(&b, MAIL_REC_SUBSCRIBE, 0, "Was/There", NULL, 0);
+	{
+		struct mail_rec rec;
+
+		memset(&rec, 0, sizeof(rec));
+		rec.type = MAIL_REC_SUBSCRIBE;
+		rec.name = S("Was/There");
+		put(&b, &rec);
+	}
 	b_msgs(&b, 1, 6000, kw, 20);
 	b_msgs(&b, 2, 2000, kw, 5);
 	b_msgs(&b, 3, 1500, NULL, 0);
 	b_msgs(&b, 4, 520, kw + 3, 2);
 	b_uids(&b, MAIL_REC_MSG_EXPUNGE, 4, NULL, "2:40", 0, 0);
+	/* replicated: renumbered, flags from elsewhere, dead keys */
+	b_put(&b, 2, 7, 5000, (uint64_t)1 << 62, 3, MAIL_SEEN);
+	b_put(&b, 2, 8, 16, 1, (uint64_t)1 << 61, MAIL_FLAGGED);
+	b_put(&b, 2, 9000, 4002, 5, 5, 0);
+	b_tomb(&b, 2, 9);
+	b_tomb(&b, 2, 9999);
 	b_uids(&b, MAIL_REC_MSG_FLAGS, 1, NULL, "100:4000", MAIL_FLAGS_ADD,
 	    MAIL_DELETED);
 	b_uids(&b, MAIL_REC_PVT_FLAGS, 4, "bob", "1:1040", MAIL_FLAGS_ADD,
@@ -220,7 +276,7 @@ build_big(void)
 		free(kw[i]);
 	for (size_t i = 0; i < b.st->n_mailboxes; i++)
 		total += b.st->mailboxes[i]->n_msgs;
-	ck_assert_uint_eq(total, 6000 + 2000 + 1500 + 520 - 20);
+	ck_assert_uint_eq(total, 6000 + 2000 + 1500 + 520 - 20 + 1 - 1);
 	return b.st;
 }
 
@@ -231,6 +287,21 @@ dump(const struct mail_state *st)
 
 	mail_dump_state("u", st, &b);
 	return mail_buf_steal_str(&b);
+}
+
+static char *
+dump_flags(const struct mail_state *st, unsigned flags)
+{
+	struct mail_buf b = MAIL_BUF_INIT;
+
+	mail_dump_state_flags("u", st, flags, &b);
+	return mail_buf_steal_str(&b);
+}
+
+static char *
+dump_full(const struct mail_state *st)
+{
+	return dump_flags(st, MAIL_DUMP_CLOCKS | MAIL_DUMP_LOCAL);
 }
 
 static void
@@ -260,6 +331,17 @@ START_TEST(test_roundtrip_big)
 	d2 = dump(st2);
 	ck_assert_uint_gt(strlen(d1), 10000 * 100);
 	ck_assert_str_eq(d1, d2);
+	free(d1);
+	free(d2);
+	/* what replication sees, and the local modseqs */
+	d1 = dump_full(st);
+	d2 = dump_full(st2);
+	ck_assert_ptr_nonnull(strstr(d1, "unsubscribed \"Was/There\""));
+	ck_assert_ptr_nonnull(strstr(d1, "  tomb "));
+	ck_assert_ptr_nonnull(strstr(d1, "  gone "));
+	ck_assert_ptr_nonnull(strstr(d1, " deleted 1 "));
+	ck_assert_ptr_nonnull(strstr(d1, " uid-clock 4000000000000000:77 "));
+	ck_assert_str_eq(d1, d2);
 	/* what the dump leaves out survives too: the same bytes again */
 	write_ok(path2, st2, end);
 	testlib_read_file(path, &f1);
@@ -279,7 +361,13 @@ START_TEST(test_roundtrip_big)
 	ck_assert_uint_eq(st2->modseq, st->modseq);
 	ck_assert_uint_eq(st2->hlc, st->hlc);
 	ck_assert_uint_eq(st2->last_uidvalidity, st->last_uidvalidity);
-	ck_assert_uint_eq(st2->n_deleted, 2);
+	{
+		size_t n_deleted = 0;
+
+		for (size_t i = 0; i < st2->n_mailboxes; i++)
+			n_deleted += st2->mailboxes[i]->deleted;
+		ck_assert_uint_eq(n_deleted, 3);	/* one never created */
+	}
 	/* the loaded state keeps working: apply to both, still equal */
 	{
 		struct builder b1 = { st, st->modseq }, b2 = { st2, st2->modseq };
@@ -288,12 +376,24 @@ START_TEST(test_roundtrip_big)
 		b_uids(&b2, MAIL_REC_MSG_EXPUNGE, 1, NULL, "1:100", 0, 0);
 		b_create(&b1, 9, "New", 2000);
 		b_create(&b2, 9, "New", 2000);
-		b_create(&b2, 6, "Gone", 2001);	/* still deleted */
+		b_create(&b1, 7, "Back", 1006);	/* undeleted */
+		b_create(&b2, 7, "Back", 1006);
+		b_put(&b1, 2, 1, 7000, (uint64_t)1 << 62, 1, 0);
+		b_put(&b2, 2, 1, 7000, (uint64_t)1 << 62, 1, 0);
+		b_tomb(&b1, 2, 2);
+		b_tomb(&b2, 2, 2);
 		free(d1);
 		free(d2);
-		d1 = dump(st);
-		d2 = dump(st2);
+		d1 = dump_full(st);
+		d2 = dump_full(st2);
 		ck_assert_str_eq(d1, d2);
+		ck_assert_ptr_nonnull(strstr(d1, "mailbox \"Back\""));
+		b_create(&b2, 6, "Gone", 2001);	/* still deleted */
+		{
+			struct mail_guid g6 = G(6);
+
+			ck_assert(mail_state_guid_deleted(st2, &g6));
+		}
 	}
 	free(d1);
 	free(d2);
@@ -342,12 +442,26 @@ small_setup(void)
 	setup();
 	b_create(&b, 1, "INBOX", 7);
 	b_create(&b, 2, "X", 8);
+	b_msgs(&b, 2, 1, NULL, 0);
 	b_simple(&b, MAIL_REC_MAILBOX_DELETE, 2, NULL, NULL, 0);
-	b_msgs(&b, 1, 2, kw, 1);
+	/* two messages (uids 2, 8) after an expunge and a renumbering */
+	b_msgs(&b, 1, 3, kw, 1);
+	b_uids(&b, MAIL_REC_MSG_EXPUNGE, 1, NULL, "6", 0, 0);
+	b_put(&b, 1, 2, 8, (uint64_t)1 << 40, 1, 0);
+	b_tomb(&b, 1, 77);
+	b_simple(&b, MAIL_REC_MAILBOX_ATTR, 1, "specialuse", "\\Sent", 5);
 	b_uids(&b, MAIL_REC_PVT_FLAGS, 1, "bob", "2", MAIL_FLAGS_ADD,
 	    MAIL_SEEN);
 	b_simple(&b, MAIL_REC_ACL, 1, "bob", "lr", 2);
 	b_simple(&b, MAIL_REC_SUBSCRIBE, 0, "INBOX", NULL, 0);
+	{
+		struct mail_rec rec;
+
+		memset(&rec, 0, sizeof(rec));
+		rec.type = MAIL_REC_SUBSCRIBE;
+		rec.name = S("Old");
+		put(&b, &rec);
+	}
 	b_meta(&b, 0, 0, "", "/shared/a", "b", 1);
 	b_meta(&b, 1, 2, "", "/shared/c", "d", 1);
 	write_ok(path, b.st, 1234);
@@ -524,7 +638,7 @@ START_TEST(test_hostile_counts)
 	mail_buf_put_varint(&b, 1);	/* modseq */
 	mail_buf_put_varint(&b, 1);	/* hlc */
 	mail_buf_put_varint(&b, 1);	/* last uidvalidity */
-	mail_buf_put_varint(&b, UINT64_MAX / 2);	/* deleted GUIDs */
+	mail_buf_put_varint(&b, UINT64_MAX / 2);	/* subscriptions */
 	mail_buf_put_le64(&b, XXH3_64bits(b.data, b.len));
 	testlib_write_file(path2, b.data, b.len);
 	ck_assert_int_eq(mail_snapshot_read(mail_fs_posix(), path2, &st, &end,

@@ -13,6 +13,7 @@
 #include "mail_check.h"
 #include "mail_dump.h"
 #include "mail_ops.h"
+#include "mail_snapshot.h"
 #include "testlib.h"
 #include "testlib_store.h"
 
@@ -444,13 +445,13 @@ START_TEST(test_snapshot_vs_rebuild)
 			extra++;
 	}
 	ck_assert_int_gt(testlib_file_size(index), 0);
-	d_live = testlib_user_dump(u);
+	d_live = testlib_user_dump_full(u);
 	mail_user_close(&u);
 	u = user_open("alice");
-	d_open = testlib_user_dump(u);
+	d_open = testlib_user_dump_full(u);
 	u2 = user_open("alice");
 	ck_assert_int_eq(mail_user_rebuild(u2, false, &err), 0);
-	d_rebuild = testlib_user_dump(u2);
+	d_rebuild = testlib_user_dump_full(u2);
 	ck_assert_str_eq(d_live, d_open);
 	ck_assert_str_eq(d_open, d_rebuild);
 	ck_assert_uint_eq(mail_user_log_end(u), mail_user_log_end(u2));
@@ -463,7 +464,7 @@ START_TEST(test_snapshot_vs_rebuild)
 	testlib_flip(index, 100, 0x04);
 	u2 = user_open("alice");
 	free(d_rebuild);
-	d_rebuild = testlib_user_dump(u2);
+	d_rebuild = testlib_user_dump_full(u2);
 	ck_assert_str_eq(d_open, d_rebuild);
 	mail_user_close(&u2);
 	/* check reports the damaged snapshot; without it all is well */
@@ -475,6 +476,70 @@ START_TEST(test_snapshot_vs_rebuild)
 	free(d_rebuild);
 	free(index);
 	mail_user_close(&u);
+}
+END_TEST
+
+/* A snapshot of an older format is refused, and the state rebuilt from
+ * the log, with nothing lost (here: what version 6 added). */
+START_TEST(test_snapshot_old_version)
+{
+	struct mail_user *u = user_open("alice");
+	char *index = mail_xasprintf("%s/users/alice/index", path);
+	struct mail_txn *t = begin(u);
+	struct mail_state *st = NULL;
+	struct mail_buf b = MAIL_BUF_INIT;
+	struct mail_uidset set = MAIL_UIDSET_INIT;
+	uint64_t end, mark;
+	struct mail_err err;
+	char *want, *got;
+
+	create(t, "Box");
+	save(t, mbox(u, "Box"), "Subject: 1\r\n\r\n1\r\n");
+	save(t, mbox(u, "INBOX"), "Subject: 2\r\n\r\n2\r\n");
+	mail_uidset_add(&set, 1, 1);
+	ck_assert_int_eq(mail_op_expunge(t, mbox(u, "INBOX"), &set, NULL,
+	    &err), 0);
+	mail_uidset_free(&set);
+	ck_assert_int_eq(mail_op_mailbox_delete(t, "Box", &err), 0);
+	ck_assert_int_eq(mail_op_subscribe(t, "Box", false, &err), 0);
+	commit(&t);
+	ck_assert_int_eq(mail_user_rebuild(u, true, &err), 0);
+	want = testlib_user_dump_full(u);
+	mail_user_close(&u);
+	/* the same file but for its version: 5 */
+	testlib_read_file(index, &b);
+	ck_assert_uint_eq(mail_get_le32(b.data + 8), 6);
+	mail_put_le32(b.data + 8, 5);
+	testlib_write_file(index, b.data, b.len);
+	ck_assert_int_eq(mail_snapshot_read(mail_fs_posix(), index, &st, &end,
+	    &mark, &err), -1);
+	ck_assert_int_eq(err.code, MAIL_ERR_CORRUPT);
+	ck_assert_ptr_null(st);
+	u = user_open("alice");
+	got = testlib_user_dump_full(u);
+	ck_assert_str_eq(got, want);
+	ck_assert_ptr_nonnull(strstr(got, "tomb guid"));
+	ck_assert_ptr_nonnull(strstr(got, "unsubscribed \"Box\""));
+	mail_user_close(&u);
+	/* check calls it a problem; repair writes a current one */
+	ck_assert_uint_eq(testlib_store_check(path, NULL), 1);
+	{
+		struct mail_check_result res;
+		struct mail_store *s2 = NULL;
+
+		ck_assert_int_eq(mail_store_open(path, NULL, &s2, &err), 0);
+		ck_assert_int_eq(mail_store_check(s2, true, &res, &err), 0);
+		mail_buf_free(&res.report);
+		mail_store_close(&s2);
+	}
+	ck_assert_uint_eq(testlib_store_check(path, NULL), 0);
+	ck_assert_int_eq(mail_snapshot_read(mail_fs_posix(), index, &st, &end,
+	    &mark, &err), 0);
+	mail_state_free(&st);
+	free(want);
+	free(got);
+	free(index);
+	mail_buf_free(&b);
 }
 END_TEST
 
@@ -494,6 +559,7 @@ test_mail_store_suite(void)
 	tcase_add_test(tc, test_lock_and_two_users);
 	tcase_add_test(tc, test_torn_tail_and_damage);
 	tcase_add_test(tc, test_snapshot_vs_rebuild);
+	tcase_add_test(tc, test_snapshot_old_version);
 	suite_add_tcase(s, tc);
 	return s;
 }

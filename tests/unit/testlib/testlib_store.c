@@ -117,6 +117,16 @@ testlib_user_dump(const struct mail_user *u)
 }
 
 char *
+testlib_user_dump_full(const struct mail_user *u)
+{
+	struct mail_buf b = MAIL_BUF_INIT;
+
+	mail_dump_state_flags(mail_user_name(u), mail_user_state(u),
+	    MAIL_DUMP_CLOCKS | MAIL_DUMP_LOCAL, &b);
+	return mail_buf_steal_str(&b);
+}
+
+char *
 testlib_store_dump(const char *path, const char *user)
 {
 	struct mail_store *store = NULL;

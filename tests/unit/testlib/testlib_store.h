@@ -28,6 +28,9 @@ void	testlib_flip(const char *path, uint64_t off, uint8_t mask);
 struct mail_store *testlib_store_create(const char *path, int level);
 /* The canonical dump of u's current state (malloc'ed). */
 char	*testlib_user_dump(const struct mail_user *u);
+/* The dump with clocks, tombstones and modseqs (MAIL_DUMP_CLOCKS |
+ * MAIL_DUMP_LOCAL): equal for states of the same log (malloc'ed). */
+char	*testlib_user_dump_full(const struct mail_user *u);
 /* Open the store at path on the real filesystem, open user and dump it
  * (malloc'ed). */
 char	*testlib_store_dump(const char *path, const char *user);

@@ -1,0 +1,98 @@
+/*
+ * mail_syncstate.c: per-peer sync state files and the log id.
+ */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mail_log.h"
+#include "mail_syncstate.h"
+
+int
+mail_user_log_id(struct mail_user *user, uint64_t *id_r, struct mail_err *err)
+{
+	const struct mail_fs *fs = mail_store_fs(mail_user_store(user));
+	const char *path = mail_user_log_path(user);
+	uint8_t hdr[4];
+	ssize_t n;
+	int fd;
+
+	*id_r = 0;
+	if ((fd = mail_fs_open(fs, path, O_RDONLY, 0, err)) < 0)
+		return -1;
+	n = mail_fs_pread_full(fs, fd, hdr, sizeof(hdr), MAIL_LOG_HEADER_SIZE,
+	    path, err);
+	mail_fs_close(fs, &fd);
+	if (n < 0)
+		return -1;
+	if (n < (ssize_t)sizeof(hdr))
+		return 0;
+	return mail_log_mark(fs, path, MAIL_LOG_HEADER_SIZE + mail_get_le32(hdr),
+	    id_r, err);
+}
+
+static char *
+state_dir(struct mail_user *user)
+{
+	const char *log = mail_user_log_path(user);
+	const char *slash = strrchr(log, '/');
+
+	return mail_xasprintf("%.*s/sync", (int)(slash - log), log);
+}
+
+static char *
+state_path(struct mail_user *user, uint64_t peer_node)
+{
+	char *dir = state_dir(user);
+	char *path = mail_xasprintf("%s/%016" PRIx64, dir, peer_node);
+
+	free(dir);
+	return path;
+}
+
+int
+mail_syncstate_get(struct mail_user *user, uint64_t peer_node,
+    struct mail_syncstate *st, bool *found_r, struct mail_err *err)
+{
+	const struct mail_fs *fs = mail_store_fs(mail_user_store(user));
+	char *path = state_path(user, peer_node);
+	struct mail_buf b = MAIL_BUF_INIT;
+	char *text;
+	*found_r = false;
+	memset(st, 0, sizeof(*st));
+	/* Unreadable is the same as missing: the state is only a hint. */
+	if (mail_fs_read_file(fs, path, &b, 4096, err) < 0) {
+		mail_err_clear(err);
+	} else {
+		text = mail_buf_steal_str(&b);
+		*found_r = sscanf(text, "mine %" SCNu64 " peer %" SCNu64
+		    " peer_log %" SCNx64, &st->mine, &st->peer,
+		    &st->peer_log) == 3;
+		free(text);
+	}
+	mail_buf_free(&b);
+	free(path);
+	return 0;
+}
+
+int
+mail_syncstate_set(struct mail_user *user, uint64_t peer_node,
+    const struct mail_syncstate *st, struct mail_err *err)
+{
+	const struct mail_fs *fs = mail_store_fs(mail_user_store(user));
+	char *dir = state_dir(user);
+	char *path = state_path(user, peer_node);
+	char *text = mail_xasprintf("mine %" PRIu64 " peer %" PRIu64
+	    " peer_log %016" PRIx64 "\n", st->mine, st->peer, st->peer_log);
+	int ret = -1;
+
+	if (mail_fs_mkdir(fs, dir, false, err) == 0 &&
+	    mail_fs_write_atomic(fs, path, text, strlen(text), true, err) == 0)
+		ret = 0;
+	free(text);
+	free(path);
+	free(dir);
+	return ret;
+}
