@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "dsync_cli.h"
+#include "dsync_sync.h"
 #include "mail_name.h"
 
 #define DEFAULT_CONFIG	"/etc/dsync/dsync.conf"
@@ -43,7 +44,15 @@ static const char usage_text[] =
 "  -u USER | -A dump                     canonical text of what replicates\n"
 "  check [--repair]                      verify (and repair) the store\n"
 "  -u USER import maildir DIR | export maildir DIR\n"
-"  config [-n | -a]                      show settings\n";
+"  config [-n | -a]                      show settings\n"
+"replication:\n"
+"  sync [-u USER | -A] [OPTIONS] LOCATION_A LOCATION_B   two-way merge\n"
+"  backup [-u USER | -A] [OPTIONS] SOURCE DEST   DEST becomes equal to SOURCE\n"
+"      LOCATION: PATH | local:PATH | ssh://[USER@]HOST[:PORT]/PATH\n"
+"      OPTIONS: --stats --progress --no-progress --compress[=LEVEL]\n"
+"               --ssh-command CMD -i KEYFILE --known-hosts FILE\n"
+"               --accept-new-host-key --remote-dsync PATH --timeout SECONDS\n"
+"  server                                speak the sync protocol on stdin/stdout\n";
 
 int
 dsync_fail(const struct mail_err *err)
@@ -315,6 +324,9 @@ static const struct {
 	{ "import", dsync_cmd_import, true },
 	{ "export", dsync_cmd_export, true },
 	{ "config", dsync_cmd_config, false },
+	{ "sync", dsync_cmd_sync, false },
+	{ "backup", dsync_cmd_sync, false },
+	{ "server", dsync_cmd_server, true },
 };
 
 static int

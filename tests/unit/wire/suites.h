@@ -4,3 +4,5 @@
  */
 SUITE(test_wire_frame_suite)
 SUITE(test_wire_hello_suite)
+SUITE(test_wire_url_suite)
+SUITE(test_wire_conn_suite)
