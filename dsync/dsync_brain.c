@@ -63,6 +63,7 @@ struct brain {
 	const struct dsync_sync_opts *opts;
 	const char *user;
 	uint64_t hlc;			/* our clock for new UID placements */
+	uint64_t n_stay_expunged;	/* backup: expunged at the destination */
 	size_t	 n_mailboxes, done_mailboxes;
 };
 
@@ -195,6 +196,7 @@ struct item {
 	bool	 dead;
 	struct wire_change j;		/* merged (borrows from put[]) */
 	bool	 send[2];
+	bool	 known[2];		/* the side has the message already */
 	bool	 renumber;
 };
 
@@ -315,9 +317,10 @@ build_items(struct mbox *m)
 			if (c->kind != WIRE_CH_PUT && c->kind != WIRE_CH_TOMB)
 				continue;
 			it = item_find(m, &c->key);
-			if (c->kind == WIRE_CH_PUT)
+			if (c->kind == WIRE_CH_PUT) {
 				it->put[s] = c;
-			else
+				it->known[s] = true;
+			} else
 				it->tomb[s] = true;
 		}
 	}
@@ -451,6 +454,8 @@ probe_side(struct brain *br, struct mbox *m, int s, struct item **v, size_t n,
 			v[i]->dead = true;
 		if (f.payload[i] & WIRE_PROBE_UID_TAKEN)
 			taken[i] = true;
+		if (f.payload[i] & WIRE_PROBE_KNOWN)
+			v[i]->known[s] = true;
 		if (f.payload[i] & WIRE_PROBE_NO_BODY)
 			(*missing)[(*n_missing)++] = v[i]->j.body;
 	}
@@ -575,8 +580,10 @@ send_chunk(struct brain *br, struct mbox *m, struct item **v, size_t n,
 					goto out;
 				continue;
 			}
-			if (v[i]->put[s] == NULL)
+			if (!v[i]->known[s])
 				sd->p->msgs_in++;
+			else
+				sd->p->changes_in++;
 			if (out_add(sd, &v[i]->j, err) < 0)
 				goto out;
 		}
@@ -832,6 +839,8 @@ decide_items(struct brain *br, struct mbox *m)
 				continue;
 			}
 			it->j = *it->put[0];
+			if (it->tomb[1])
+				br->n_stay_expunged++;
 			if (it->put[1] != NULL) {
 				const struct wire_change *b = it->put[1];
 
@@ -1339,6 +1348,10 @@ dsync_brain_user(struct dsync_peer *a, struct dsync_peer *b, const char *user,
 		goto out;
 	if (opts->progress)
 		fprintf(stderr, "\r\033[K");
+	if (br.n_stay_expunged > 0)
+		fprintf(stderr, "dsync: warning: user \"%s\": %llu messages "
+		    "expunged in %s stay expunged there\n", user,
+		    (unsigned long long)br.n_stay_expunged, b->label);
 	ret = 0;
 out:
 	for (size_t i = 0; i < n; i++)

@@ -221,10 +221,10 @@ print_stats(const struct dsync_peer *a, const struct dsync_peer *b,
 
 	wire_conn_stats(a->conn, &ri, &ro, &ia, &oa);
 	wire_conn_stats(b->conn, &rb_in, &rb_out, &ib, &ob);
-	printf("%s -> %s: %" PRIu64 " messages, %" PRIu64 " bytes\n", la, lb,
-	    b->msgs_in, b->bytes_in);
-	printf("%s -> %s: %" PRIu64 " messages, %" PRIu64 " bytes\n", lb, la,
-	    a->msgs_in, a->bytes_in);
+	printf("%s -> %s: %" PRIu64 " messages, %" PRIu64 " bytes, %" PRIu64
+	    " changes\n", la, lb, b->msgs_in, b->bytes_in, b->changes_in);
+	printf("%s -> %s: %" PRIu64 " messages, %" PRIu64 " bytes, %" PRIu64
+	    " changes\n", lb, la, a->msgs_in, a->bytes_in, a->changes_in);
 	printf("wire %s: %" PRIu64 " bytes in, %" PRIu64 " bytes out\n", la,
 	    ri, ro);
 	printf("wire %s: %" PRIu64 " bytes in, %" PRIu64 " bytes out\n", lb,

@@ -314,6 +314,8 @@ handle_probe(struct server *s, const struct wire_frame *f, struct mail_err *err)
 				reply[i] |= WIRE_PROBE_UID_TAKEN;
 			if (mail_mailbox_tomb_find(mb, &k) != NULL)
 				reply[i] |= WIRE_PROBE_DEAD;
+			if (mail_mailbox_msg_by_key(mb, &k) != NULL)
+				reply[i] |= WIRE_PROBE_KNOWN;
 		}
 		if ((has = have_body(s, &p.v[i].body, err)) < 0)
 			ret = -1;

@@ -50,6 +50,7 @@ struct dsync_peer {
 	uint64_t node;
 	uint64_t features;
 	uint64_t msgs_in, bytes_in;	/* messages and body bytes it got */
+	uint64_t changes_in;		/* changes to messages it had */
 };
 
 struct dsync_sync_opts {

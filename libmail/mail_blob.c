@@ -50,6 +50,7 @@ struct shard {
 	size_t	 n, cap;
 	size_t	 n_disk;	/* v[0..n_disk) are the valid records read
 				 * from the file; later ones are this batch's */
+	uint64_t bytes;		/* whole records of the file read so far */
 };
 
 struct mail_blobs {
@@ -61,6 +62,8 @@ struct mail_blobs {
 	uint64_t seg_size;
 	int	 seg_fd;
 	bool	 seg_dirty;
+	uint32_t rd_seg;	/* the segment rd_fd reads (bulk reads run */
+	int	 rd_fd;		/* through one segment after another) */
 	struct shard shards[256];
 };
 
@@ -114,6 +117,7 @@ mail_blobs_open(const struct mail_fs *fs, const char *dir, int level,
 	b->level = level;
 	b->lock_fd = -1;
 	b->seg_fd = -1;
+	b->rd_fd = -1;
 	*blobs_r = b;
 	return 0;
 }
@@ -136,6 +140,7 @@ mail_blobs_close(struct mail_blobs **blobsp)
 		return;
 	if (b->lock_fd != -1)
 		mail_blobs_abort(b);
+	mail_fs_close(b->fs, &b->rd_fd);
 	shards_forget(b);
 	free(b->dir);
 	free(b);
@@ -162,18 +167,48 @@ shard_load(struct mail_blobs *b, unsigned i, struct mail_err *err)
 	struct shard *s = &b->shards[i];
 	struct mail_buf buf = MAIL_BUF_INIT;
 	char *path = shard_path(b, i);
-	int ret = -1;
+	struct stat st;
+	int fd = -1, ret = -1;
+	ssize_t r;
 
-	s->n = 0;
-	if (mail_fs_read_file(b->fs, path, &buf, SIZE_MAX / 2, err) < 0) {
+	/* Shards only grow by whole records (a torn one is cut before the
+	 * next append), so a reload reads just what was added since; a
+	 * shorter file was rewritten (reindex) and is read again whole. */
+	if ((fd = mail_fs_open(b->fs, path, O_RDONLY, 0, err)) < 0) {
 		if (err->code != MAIL_ERR_NOTFOUND)
 			goto out;
 		mail_err_clear(err);
+		s->n = s->n_disk = 0;
+		s->bytes = 0;
+		s->loaded = true;
+		ret = 0;
+		goto out;
+	}
+	if (fstat(fd, &st) < 0) {
+		mail_err_sys(err, errno, "stat '%s'", path);
+		goto out;
+	}
+	if (!s->loaded || (uint64_t)st.st_size < s->bytes) {
+		s->n = 0;
+		s->bytes = 0;
+	} else {
+		s->n = s->n_disk;
+	}
+	if ((uint64_t)st.st_size > s->bytes) {
+		size_t want = (size_t)((uint64_t)st.st_size - s->bytes);
+
+		mail_buf_reserve(&buf, want);
+		r = mail_fs_pread_full(b->fs, fd, buf.data, want,
+		    (off_t)s->bytes, path, err);
+		if (r < 0)
+			goto out;
+		buf.len = (size_t)r;
 	}
 	for (size_t off = 0; off + IDX_REC <= buf.len; off += IDX_REC) {
 		const uint8_t *p = buf.data + off;
 		struct idx_ent *e;
 
+		s->bytes += IDX_REC;
 		if (XXH3_64bits(p, 48) != mail_get_le64(p + 48))
 			continue;
 		s->v = mail_xgrow(s->v, &s->cap, s->n + 1, sizeof(*s->v));
@@ -189,6 +224,7 @@ shard_load(struct mail_blobs *b, unsigned i, struct mail_err *err)
 	s->loaded = true;
 	ret = 0;
 out:
+	mail_fs_close(b->fs, &fd);
 	mail_buf_free(&buf);
 	free(path);
 	return ret;
@@ -252,8 +288,14 @@ blob_read_at(struct mail_blobs *b, const struct idx_ent *e,
 		    "blob index entry for '%s' has impossible size", path);
 		goto out;
 	}
-	if ((fd = mail_fs_open(b->fs, path, O_RDONLY, 0, err)) < 0)
-		goto out;
+	if (b->rd_fd == -1 || b->rd_seg != e->seg) {
+		mail_fs_close(b->fs, &b->rd_fd);
+		if ((b->rd_fd = mail_fs_open(b->fs, path, O_RDONLY, 0,
+		    err)) < 0)
+			goto out;
+		b->rd_seg = e->seg;
+	}
+	fd = b->rd_fd;
 	r = mail_fs_pread_full(b->fs, fd, hdr, BLOB_HDR, (off_t)e->off, path,
 	    err);
 	if (r < 0)
@@ -311,7 +353,6 @@ blob_read_at(struct mail_blobs *b, const struct idx_ent *e,
 out:
 	if (ret < 0 && out->data != NULL)
 		mail_buf_truncate(out, start);
-	mail_fs_close(b->fs, &fd);
 	free(stored);
 	free(path);
 	return ret;
@@ -600,6 +641,7 @@ shard_flush(struct mail_blobs *b, unsigned i, struct mail_err *err)
 	    mail_fs_fsync(b->fs, fd, path, err) < 0)
 		goto out;
 	s->n_disk = s->n;
+	s->bytes = (uint64_t)whole + buf.len;
 	s->dirty = false;
 	ret = 0;
 out:

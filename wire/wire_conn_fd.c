@@ -32,6 +32,8 @@ struct wire_conn_fd {
 	int	 rfd, wfd;	/* -1 once closed; may be equal (socket) */
 	int	 rflags, wflags; /* original file status flags, -1: untouched */
 	bool	 rsock, wsock;	/* sockets: recv/send(MSG_DONTWAIT) */
+	bool	 pipe_ign;	/* SIGPIPE ignored when we were made: a plain
+				 * write() is safe, no masking needed */
 	pid_t	 pid;		/* spawned child, or -1 */
 	bool	 ssh;		/* the child is ssh: exit 255 is TEMP */
 };
@@ -131,6 +133,8 @@ wire_fd_write(struct wire_conn *c, const void *buf, size_t len,
 
 	if (f->wsock)
 		n = send(f->wfd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	else if (f->pipe_ign)
+		n = write(f->wfd, buf, len);
 	else
 		n = wire_fd_write_pipe(f->wfd, buf, len);
 	if (n > 0)
@@ -264,6 +268,12 @@ wire_fd_new(int rfd, int wfd, pid_t pid)
 	f->pid = pid;
 	f->rsock = wire_fd_is_socket(rfd);
 	f->wsock = wire_fd_is_socket(wfd);
+	{
+		struct sigaction sa;
+
+		f->pipe_ign = sigaction(SIGPIPE, NULL, &sa) == 0 &&
+		    sa.sa_handler == SIG_IGN;
+	}
 	f->rflags = wire_fd_set_nonblock(rfd, f->rsock);
 	f->wflags = wfd == rfd ? f->rflags :
 	    wire_fd_set_nonblock(wfd, f->wsock);
@@ -325,6 +335,9 @@ wire_fd_pipe(int p[2])
 		close(p[i]);
 		p[i] = fd;
 	}
+	/* Bulk bodies cross in fewer, larger copies through a bigger pipe;
+	 * where the system limit is lower the default size is kept. */
+	(void)fcntl(p[1], F_SETPIPE_SZ, 1024 * 1024);
 	return 0;
 }
 

@@ -166,6 +166,7 @@ enum wire_probe_status {
 					 * did once */
 	WIRE_PROBE_DEAD = 2,		/* the key is expunged here */
 	WIRE_PROBE_NO_BODY = 4,		/* the body is not stored here */
+	WIRE_PROBE_KNOWN = 8,		/* the key is a message here */
 };
 /* The reply: one status byte (enum wire_probe_status bits) per item. */
 void	wire_probe_encode(const struct wire_probe *p, struct mail_buf *out);

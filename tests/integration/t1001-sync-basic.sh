@@ -107,6 +107,11 @@ assert_stores_equal "$A" "$C" alice
 "$DSYNC" backup -u alice "$A" "$C" || fail "second backup"
 assert_stores_equal "$A" "$C" alice
 ok "backup reverted the destination's own changes"
+first=$("$DSYNC" -s "$C" -u alice fetch -m INBOX '1:*' guid | head -1 | cut -d' ' -f2)
+"$DSYNC" -s "$C" -u alice expunge -m INBOX "$first"
+"$DSYNC" backup -u alice "$A" "$C" 2>"$T/err" || fail "backup after an expunge"
+grep -q "1 messages expunged in $C stay expunged there" "$T/err" || fail "no warning: $(cat "$T/err")"
+ok "backup warns that a message expunged at the destination stays expunged"
 
 # -A syncs every user of both sides.
 "$DSYNC" -s "$A" user add carol
