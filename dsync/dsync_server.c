@@ -34,6 +34,10 @@ struct server {
 	uint64_t txn_pre;		/* state modseq when txn began */
 	bool	 has_ctx;
 	struct mail_guid ctx;		/* mailbox of PUT/TOMB/PVT changes */
+	struct mail_uidset expunge;	/* TOMBs of live messages of ctx, one
+					 * MSG_EXPUNGE record for all (a record
+					 * each would insert tombstones one by
+					 * one) */
 	struct mail_buf body;		/* body being received */
 	struct mail_guid body_hash;
 	uint64_t body_total;
@@ -632,11 +636,30 @@ apply_put(struct server *s, const struct wire_change *c, struct mail_err *err)
 	return add(s, &rec, err);
 }
 
+/* Write the expunges gathered for the ctx mailbox. */
+static int
+expunge_flush(struct server *s, struct mail_err *err)
+{
+	struct mail_rec rec;
+	int ret;
+
+	if (s->expunge.n == 0)
+		return 0;
+	memset(&rec, 0, sizeof(rec));
+	rec.type = MAIL_REC_MSG_EXPUNGE;
+	rec.mailbox = s->ctx;
+	rec.uids = s->expunge;
+	ret = add(s, &rec, err);
+	mail_uidset_free(&s->expunge);
+	return ret;
+}
+
 static int
 apply_tomb(struct server *s, const struct wire_change *c, struct mail_err *err)
 {
 	struct mail_mailbox *mb = ctx_mailbox(s, err);
 	struct mail_msg_key k;
+	struct mail_msg *m;
 	struct mail_rec rec;
 
 	if (mb == NULL)
@@ -644,6 +667,10 @@ apply_tomb(struct server *s, const struct wire_change *c, struct mail_err *err)
 	k = c->key;
 	if (mail_mailbox_tomb_find(mb, &k) != NULL)
 		return 0;
+	if ((m = mail_mailbox_msg_by_key(mb, &k)) != NULL) {
+		mail_uidset_add(&s->expunge, m->uid, m->uid);
+		return 0;
+	}
 	memset(&rec, 0, sizeof(rec));
 	rec.type = MAIL_REC_MSG_TOMB;
 	rec.mailbox = mb->guid;
@@ -792,6 +819,8 @@ apply_change(struct server *s, const struct wire_change *c,
 {
 	if (wire_change_check_clocks(c, mail_now_ms(), err) < 0)
 		return -1;
+	if (c->kind != WIRE_CH_TOMB && expunge_flush(s, err) < 0)
+		return -1;
 	switch (c->kind) {
 	case WIRE_CH_MAILBOX:
 		return apply_mailbox(s, c, err);
@@ -832,7 +861,7 @@ handle_changes(struct server *s, const struct wire_frame *f,
 		if (ret < 0)
 			return -1;
 	}
-	return ret;
+	return ret < 0 ? -1 : expunge_flush(s, err);
 }
 
 static int
@@ -871,6 +900,7 @@ close_user(struct server *s)
 {
 	if (s->txn != NULL)
 		mail_txn_rollback(&s->txn);
+	mail_uidset_free(&s->expunge);
 	mail_user_close(&s->user);
 	s->has_ctx = false;
 	s->n_put = 0;
