@@ -100,6 +100,7 @@ dsync_peer_connect(const char *location, const struct dsync_connect_opts *o,
 		return mail_err_prefix(err, "%s", location);
 	}
 	wire_url_free(&u);
+	wire_conn_set_name(p->conn, location);
 	if (o->timeout_ms > 0)
 		wire_conn_set_timeout(p->conn, o->timeout_ms);
 	p->io = wire_io_new(p->conn);

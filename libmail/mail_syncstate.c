@@ -1,11 +1,15 @@
 /*
  * mail_syncstate.c: per-peer sync state files and the log id.
  */
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mail_log.h"
 #include "mail_syncstate.h"
@@ -77,6 +81,38 @@ mail_syncstate_get(struct mail_user *user, uint64_t peer_node,
 	return 0;
 }
 
+/* Remove temp files a writer killed mid-write left in dir: their writer
+ * (the PID in the name) is gone. */
+static void
+remove_stale_temps(const struct mail_fs *fs, const char *dir)
+{
+	struct mail_err ignored;
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		const char *t = strstr(de->d_name, ".tmp.");
+		char *end, *path;
+		long pid;
+
+		if (t == NULL)
+			continue;
+		pid = strtol(t + 5, &end, 10);
+		if (*end != '\0' || pid <= 0)
+			continue;
+		/* a live writer other than us (we write nothing meanwhile) */
+		if (pid != getpid() &&
+		    (kill((pid_t)pid, 0) == 0 || errno == EPERM))
+			continue;
+		path = mail_xasprintf("%s/%s", dir, de->d_name);
+		(void)!mail_fs_unlink(fs, path, &ignored);
+		free(path);
+	}
+	closedir(d);
+}
+
 int
 mail_syncstate_set(struct mail_user *user, uint64_t peer_node,
     const struct mail_syncstate *st, struct mail_err *err)
@@ -88,9 +124,12 @@ mail_syncstate_set(struct mail_user *user, uint64_t peer_node,
 	    " peer_log %016" PRIx64 "\n", st->mine, st->peer, st->peer_log);
 	int ret = -1;
 
-	if (mail_fs_mkdir(fs, dir, false, err) == 0 &&
-	    mail_fs_write_atomic(fs, path, text, strlen(text), true, err) == 0)
-		ret = 0;
+	if (mail_fs_mkdir(fs, dir, false, err) == 0) {
+		remove_stale_temps(fs, dir);
+		if (mail_fs_write_atomic(fs, path, text, strlen(text), true,
+		    err) == 0)
+			ret = 0;
+	}
 	free(text);
 	free(path);
 	free(dir);

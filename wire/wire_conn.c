@@ -436,3 +436,9 @@ wire_conn_abort(struct wire_conn **cp)
 	c->ops->abort(c);
 	wire_conn_free(c);
 }
+
+void
+wire_conn_set_name(struct wire_conn *c, const char *name)
+{
+	snprintf(c->name, sizeof(c->name), "'%s'", name);
+}

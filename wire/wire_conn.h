@@ -130,4 +130,8 @@ int	wire_conn_close(struct wire_conn **cp, struct mail_err *err);
  * *cp = NULL. */
 void	wire_conn_abort(struct wire_conn **cp);
 
+/* How errors name the peer from now on (quoted), e.g. the location the
+ * user gave rather than the command that reaches it. */
+void	wire_conn_set_name(struct wire_conn *c, const char *name);
+
 #endif

@@ -147,11 +147,15 @@ static ssize_t
 wire_ssh_read(struct wire_conn *c, void *buf, size_t cap, struct mail_err *err)
 {
 	struct wire_conn_ssh *s = (struct wire_conn_ssh *)c;
-	ssize_t n = libssh2_channel_read(s->channel, buf, cap);
+	ssize_t n;
 
+	/* stderr first: draining it reads the socket, which can queue
+	 * stdout data inside libssh2 that a later poll of the socket would
+	 * never announce */
+	wire_ssh_drain_stderr(s);
+	n = libssh2_channel_read(s->channel, buf, cap);
 	if (n == LIBSSH2_ERROR_EAGAIN)
 		s->dirs |= libssh2_session_block_directions(s->session);
-	wire_ssh_drain_stderr(s);
 	if (n > 0)
 		return n;
 	if (n == 0 && libssh2_channel_eof(s->channel))
@@ -194,12 +198,21 @@ wire_ssh_pollfds(struct wire_conn *c, bool want_in, bool want_out,
 {
 	struct wire_conn_ssh *s = (struct wire_conn_ssh *)c;
 
-	(void)want_in;
 	(void)want_out;
 	pfd[0].fd = s->sock;
 	pfd[0].events = POLLIN;
 	if (s->dirs & LIBSSH2_SESSION_BLOCK_OUTBOUND)
 		pfd[0].events |= POLLOUT;
+	/* Data libssh2 already read off the socket (while writing, say) is
+	 * not announced by the socket: make the poll return at once (a
+	 * socket is almost always writable) so that the caller reads it. */
+	if (want_in) {
+		unsigned long avail = 0;
+
+		(void)libssh2_channel_window_read_ex(s->channel, &avail, NULL);
+		if (avail > 0)
+			pfd[0].events |= POLLOUT;
+	}
 	pfd[0].revents = 0;
 	s->dirs = 0;
 	return 1;
