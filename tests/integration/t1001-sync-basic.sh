@@ -36,6 +36,17 @@ assert_eq "expunge replicated" "$(status_field "$A" alice INBOX messages)" 2
 assert_eq "metadata replicated" "$("$DSYNC" -s "$A" -u alice metadata get /private/comment)" hello
 assert_eq "acl replicated" "$("$DSYNC" -s "$B" -u alice acl list -m INBOX | grep bob)" "bob lr"
 
+# Private flags: bob's \Seen on alice's INBOX is his own and replicates.
+"$DSYNC" -s "$A" user add bob
+"$DSYNC" -s "$A" -u bob flags add -m shared/alice/INBOX '1:*' '\Seen'
+"$DSYNC" -s "$A" -u alice metadata set -m INBOX --uid "$("$DSYNC" -s "$A" -u alice fetch -m INBOX '1:*' guid | head -1 | cut -d' ' -f2)" /shared/note first
+sync_ab
+assert_stores_equal "$A" "$B" alice
+"$DSYNC" -s "$B" -u alice dump | grep -q '^ *pvt bob ' || fail "bob's private flags did not replicate"
+ok "private flags replicate"
+"$DSYNC" -s "$B" -u alice dump | grep -q 'meta .* "/shared/note" "first"' || fail "message metadata did not replicate"
+ok "message metadata replicates"
+
 # A no-op re-sync moves almost nothing.
 "$DSYNC" sync -u alice --stats "$A" "$B" >"$T/stats" || fail "sync --stats"
 grep -Eq '^time: [0-9.]+ s$' "$T/stats" || fail "stats: $(cat "$T/stats")"
@@ -118,7 +129,7 @@ ok "backup warns that a message expunged at the destination stays expunged"
 msg c1 | "$DSYNC" -s "$A" -u carol save >/dev/null
 "$DSYNC" -s "$B" user add dave
 "$DSYNC" sync -A "$A" "$B" || fail "sync -A"
-assert_eq "users on b" "$("$DSYNC" -s "$B" user list | tr '\n' ' ')" "alice carol dave "
+assert_eq "users on b" "$("$DSYNC" -s "$B" user list | tr '\n' ' ')" "alice bob carol dave "
 assert_stores_equal "$A" "$B" carol
 assert_stores_equal "$A" "$B" dave
 
