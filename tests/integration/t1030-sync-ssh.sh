@@ -8,64 +8,14 @@
 # (300 messages of about 30 KB) after which both stores check clean.
 set -eu
 . "$(dirname "$0")/lib.sh"
-SSHD=/usr/sbin/sshd
-unset SSH_AUTH_SOCK
-
-sshd_pid=""
-stop_sshd() {
-	if [ -n "$sshd_pid" ]; then
-		kill "$sshd_pid" 2>/dev/null || true
-		wait "$sshd_pid" 2>/dev/null || true
-		sshd_pid=""
-	fi
-}
+. "$(dirname "$0")/lib_sshd.sh"
 trap 'stop_sshd; [ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
 
-skip() { echo "ok # skip $*"; exit 0; }
-if [ ! -x "$SSHD" ]; then
-	[ "$(id -u)" -eq 0 ] && fail "no $SSHD (install openssh-server)"
-	skip "no $SSHD"
-fi
-
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# start_sshd HOSTKEY: sshd on $PORT with this host key; waits until it
-# accepts connections
-start_sshd() {
-	cat >"$T/sshd_config" <<-EOF
-	HostKey $1
-	ListenAddress 127.0.0.1
-	PidFile $T/sshd.pid
-	AuthorizedKeysFile $T/authorized_keys
-	StrictModes no
-	PermitRootLogin prohibit-password
-	PasswordAuthentication no
-	KbdInteractiveAuthentication no
-	UsePAM no
-	MaxStartups 50
-	EOF
-	"$SSHD" -D -e -f "$T/sshd_config" -p "$PORT" >>"$T/sshd.log" 2>&1 &
-	sshd_pid=$!
-	for _ in $(seq 100); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && return 0
-		kill -0 "$sshd_pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	sshd_pid=""
-	[ "$(id -u)" -eq 0 ] && fail "sshd did not start: $(cat "$T/sshd.log")"
-	skip "sshd cannot run as $(id -un): $(tail -1 "$T/sshd.log")"
-}
-
-[ "$(id -u)" -eq 0 ] && mkdir -p /run/sshd && chmod 755 /run/sshd
+sshd_setup
 ssh-keygen -q -t ed25519 -N '' -C host1 -f "$T/hostkey1"
 ssh-keygen -q -t ed25519 -N '' -C host2 -f "$T/hostkey2"
-ssh-keygen -q -t ed25519 -N '' -C client -f "$T/id"
 ssh-keygen -q -t ed25519 -N '' -C stranger -f "$T/wrong"
-cp "$T/id.pub" "$T/authorized_keys"
 USER_NAME=$(id -un)
-PORT=$(free_port)
 start_sshd "$T/hostkey1"
 KH=$T/known_hosts
 

@@ -32,41 +32,18 @@ U=alice
 make_store "$A" $U
 make_store "$B" $U
 child_pids=""
-sshd_pid=""
+. "$(dirname "$0")/lib_sshd.sh"
 trap 'for p in $child_pids; do kill -9 "$p" 2>/dev/null || true; done
-	[ -z "$sshd_pid" ] || { kill "$sshd_pid"; wait "$sshd_pid"; } 2>/dev/null
+	stop_sshd
 	[ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
 
 LOC_B="local:$B"
 SYNC_OPTS=()
 nmodes=3
 if [ "${SSH:-0}" = 1 ]; then
-	SSHD=/usr/sbin/sshd
-	unset SSH_AUTH_SOCK
-	[ -x "$SSHD" ] || fail "SSH=1 needs $SSHD (openssh-server)"
-	[ "$(id -u)" -eq 0 ] && mkdir -p /run/sshd && chmod 755 /run/sshd
+	sshd_setup
 	ssh-keygen -q -t ed25519 -N '' -C host -f "$T/hostkey"
-	ssh-keygen -q -t ed25519 -N '' -C client -f "$T/id"
-	cp "$T/id.pub" "$T/authorized_keys"
-	PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-	cat >"$T/sshd_config" <<-EOF
-	HostKey $T/hostkey
-	ListenAddress 127.0.0.1
-	PidFile $T/sshd.pid
-	AuthorizedKeysFile $T/authorized_keys
-	StrictModes no
-	PermitRootLogin prohibit-password
-	PasswordAuthentication no
-	KbdInteractiveAuthentication no
-	UsePAM no
-	EOF
-	"$SSHD" -D -e -f "$T/sshd_config" -p "$PORT" >>"$T/sshd.log" 2>&1 &
-	sshd_pid=$!
-	for _ in $(seq 100); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
-		kill -0 "$sshd_pid" 2>/dev/null || fail "sshd did not start: $(cat "$T/sshd.log")"
-		sleep 0.1
-	done
+	start_sshd "$T/hostkey"
 	LOC_B="ssh://$(id -un)@127.0.0.1:$PORT$B"
 	SYNC_OPTS=(--remote-dsync "$DSYNC" --known-hosts "$T/known_hosts"
 		--accept-new-host-key -i "$T/id" --timeout 30)
