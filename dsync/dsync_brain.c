@@ -227,6 +227,17 @@ cmp_item_key(const void *a, const void *b)
 	    &((const struct item *)b)->key);
 }
 
+static int
+cmp_item_uid(const void *a, const void *b)
+{
+	const struct item *x = *(struct item *const *)a;
+	const struct item *y = *(struct item *const *)b;
+
+	if (x->j.uid != y->j.uid)
+		return x->j.uid < y->j.uid ? -1 : 1;
+	return mail_msg_key_cmp(&x->key, &y->key);
+}
+
 static struct item *
 item_find(struct mbox *m, const struct mail_msg_key *k)
 {
@@ -534,7 +545,7 @@ send_chunk(struct brain *br, struct mbox *m, struct item **v, size_t n,
 			}
 		}
 		/* Everything placed at a conflicting UID moves, on both
-		 * sides, in key order (v is sorted by key). */
+		 * sides, in the order of v (by UID, then key). */
 		if (any) {
 			for (size_t i = 0; i < n; i++) {
 				for (size_t k = 0; k < n; k++) {
@@ -953,6 +964,10 @@ sync_mailbox(struct brain *br, struct mbox *m, bool full,
 		if (it->send[0] || it->send[1])
 			v[n++] = it;
 	}
+	/* In UID order, so that a side filling a mailbox appends rather than
+	 * inserts (key order made applying a big backup quadratic); ties
+	 * and renumbering stay in key order, the same on both sides. */
+	dsync_sort(v, n, sizeof(*v), cmp_item_uid);
 	for (size_t off = 0; off < n; off += CHUNK_ITEMS) {
 		size_t k = n - off < CHUNK_ITEMS ? n - off : CHUNK_ITEMS;
 

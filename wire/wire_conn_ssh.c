@@ -198,7 +198,6 @@ wire_ssh_pollfds(struct wire_conn *c, bool want_in, bool want_out,
 {
 	struct wire_conn_ssh *s = (struct wire_conn_ssh *)c;
 
-	(void)want_out;
 	pfd[0].fd = s->sock;
 	pfd[0].events = POLLIN;
 	if (s->dirs & LIBSSH2_SESSION_BLOCK_OUTBOUND)
@@ -213,6 +212,10 @@ wire_ssh_pollfds(struct wire_conn *c, bool want_in, bool want_out,
 		if (avail > 0)
 			pfd[0].events |= POLLOUT;
 	}
+	/* Likewise a window adjust that a read already took in: a write
+	 * that waited for window can go on as soon as the socket can. */
+	if (want_out && libssh2_channel_window_write_ex(s->channel, NULL) > 0)
+		pfd[0].events |= POLLOUT;
 	pfd[0].revents = 0;
 	s->dirs = 0;
 	return 1;
