@@ -302,23 +302,20 @@ handle_probe(struct server *s, const struct wire_frame *f, struct mail_err *err)
 	mb = mail_state_mailbox_by_guid_any(state(s), &p.mailbox);
 	reply = mail_xcalloc(p.n + 1, 1);
 	for (size_t i = 0; i < p.n && ret == 0; i++) {
-		struct mail_msg_key k;
+		const struct mail_msg_key *k = &p.v[i].key;
+		uint32_t uid = p.v[i].uid;
 		int has;
 
-		k = p.v[i].key;
 		if (mb != NULL) {
-			struct mail_msg *m = mail_mailbox_msg(mb, p.v[i].uid);
-			struct mail_msg_key mk;
+			struct mail_msg *known = mail_mailbox_msg_by_key(mb, k);
 
-			if (m != NULL)
-				mail_msg_key_of(m, &mk);
-			if ((m != NULL && mail_msg_key_cmp(&mk, &k) != 0) ||
-			    (m == NULL &&
-			     mail_mailbox_uid_used(mb, p.v[i].uid)))
+			/* used here, and not by this very message */
+			if (mail_mailbox_uid_used(mb, uid) &&
+			    (known == NULL || known->uid != uid))
 				reply[i] |= WIRE_PROBE_UID_TAKEN;
-			if (mail_mailbox_tomb_find(mb, &k) != NULL)
+			if (mail_mailbox_tomb_find(mb, k) != NULL)
 				reply[i] |= WIRE_PROBE_DEAD;
-			if (mail_mailbox_msg_by_key(mb, &k) != NULL)
+			if (known != NULL)
 				reply[i] |= WIRE_PROBE_KNOWN;
 		}
 		if ((has = have_body(s, &p.v[i].body, err)) < 0)
@@ -569,7 +566,6 @@ static int
 apply_put(struct server *s, const struct wire_change *c, struct mail_err *err)
 {
 	struct mail_mailbox *mb = ctx_mailbox(s, err);
-	struct mail_msg_key k;
 	struct mail_msg *m;
 	struct mail_rec rec;
 	uint32_t uid = c->uid;
@@ -589,10 +585,9 @@ apply_put(struct server *s, const struct wire_change *c, struct mail_err *err)
 	}
 	if (mb->deleted)
 		return 0;
-	k = c->key;
-	if (mail_mailbox_tomb_find(mb, &k) != NULL)
+	if (mail_mailbox_tomb_find(mb, &c->key) != NULL)
 		return 0;
-	m = mail_mailbox_msg_by_key(mb, &k);
+	m = mail_mailbox_msg_by_key(mb, &c->key);
 	if (m == NULL) {
 		if ((has = have_body(s, &c->body, err)) < 0)
 			return -1;
@@ -658,16 +653,14 @@ static int
 apply_tomb(struct server *s, const struct wire_change *c, struct mail_err *err)
 {
 	struct mail_mailbox *mb = ctx_mailbox(s, err);
-	struct mail_msg_key k;
 	struct mail_msg *m;
 	struct mail_rec rec;
 
 	if (mb == NULL)
 		return -1;
-	k = c->key;
-	if (mail_mailbox_tomb_find(mb, &k) != NULL)
+	if (mail_mailbox_tomb_find(mb, &c->key) != NULL)
 		return 0;
-	if ((m = mail_mailbox_msg_by_key(mb, &k)) != NULL) {
+	if ((m = mail_mailbox_msg_by_key(mb, &c->key)) != NULL) {
 		mail_uidset_add(&s->expunge, m->uid, m->uid);
 		return 0;
 	}
@@ -684,7 +677,6 @@ static int
 apply_pvt(struct server *s, const struct wire_change *c, struct mail_err *err)
 {
 	struct mail_mailbox *mb = ctx_mailbox(s, err);
-	struct mail_msg_key k;
 	struct mail_msg *m;
 	struct mail_rec rec;
 
@@ -695,8 +687,7 @@ apply_pvt(struct server *s, const struct wire_change *c, struct mail_err *err)
 	if ((c->flags & ~MAIL_FLAGS_ALL) != 0)
 		return mail_err_set(err, MAIL_ERR_PROTO,
 		    "peer sent private flags 0x%x", c->flags);
-	k = c->key;
-	if ((m = mail_mailbox_msg_by_key(mb, &k)) == NULL)
+	if ((m = mail_mailbox_msg_by_key(mb, &c->key)) == NULL)
 		return 0;
 	memset(&rec, 0, sizeof(rec));
 	rec.type = MAIL_REC_PVT_FLAGS;
@@ -759,11 +750,9 @@ apply_meta(struct server *s, const struct wire_change *c, struct mail_err *err)
 		if (mb == NULL)
 			return 0;
 		if (!mail_guid_is_zero(&c->key.guid)) {
-			struct mail_msg_key k;
-			struct mail_msg *m;
+					struct mail_msg *m;
 
-			k = c->key;
-			if ((m = mail_mailbox_msg_by_key(mb, &k)) == NULL)
+					if ((m = mail_mailbox_msg_by_key(mb, &c->key)) == NULL)
 				return 0;
 			uid = m->uid;
 		}
