@@ -18,6 +18,7 @@
 #include "dsync_cli.h"
 #include "dsync_sync.h"
 #include "mail_name.h"
+#include "mail_settings.h"
 
 #define DEFAULT_CONFIG	"/etc/dsync/dsync.conf"
 
@@ -91,25 +92,17 @@ int
 dsync_open_store(struct dsync_ctx *ctx)
 {
 	struct mail_err err;
-	const char *lt;
-	char *end;
-	long secs = 30;
 
 	if (ctx->store != NULL)
 		return 0;
 	if (ctx->store_path == NULL)
 		return dsync_usage("no store given: use -s STORE or set 'store'"
 		    " in the configuration file");
-	lt = mail_conf_get(ctx->conf, NULL, "lock_timeout");
-	if (lt != NULL) {
-		secs = strtol(lt, &end, 10);
-		if (*lt == '\0' || *end != '\0' || secs < 0 || secs > 3600)
-			return dsync_usage("lock_timeout must be 0..3600 "
-			    "seconds, not '%s'", lt);
-	}
 	if (mail_store_open(ctx->store_path, NULL, &ctx->store, &err) < 0)
 		return dsync_fail(&err);
-	mail_store_set_lock_timeout(ctx->store, (int)secs * 1000);
+	/* at most an hour (mail_settings_check), so it fits an int */
+	mail_store_set_lock_timeout(ctx->store,
+	    (int)mail_settings_duration_ms(ctx->conf, NULL, "lock_timeout"));
 	return 0;
 }
 
@@ -225,80 +218,67 @@ dsync_mbox_free(struct dsync_mbox *m)
 	m->name = NULL;
 }
 
-/* Settings known to this version: (section kind or "", key, default). */
-static const struct {
-	const char *kind, *key, *def;
-} settings[] = {
-	{ "", "store", "/var/lib/dsync/store" },
-	{ "", "node", "" },
-	{ "", "control_socket", "/run/dsync/control" },
-	{ "", "lock_timeout", "30" },
-	{ "peer", "url", "" },
-	{ "imap", "listen", "127.0.0.1:1143" },
-	{ "imap", "passdb", "passwd-file:/etc/dsync/passwd" },
-};
-
-static int
-conf_check_keys(const struct mail_conf *c, struct mail_err *err)
+/* Print the settings of kind in section sec (NULL: an absent unnamed
+ * section, all defaults) in the file's syntax, so that the output parses
+ * back to the same settings; only those that differ from the defaults
+ * unless all. A section whose lines are all skipped is left out; *any
+ * says whether something was printed before (for the blank lines). */
+static void
+config_print(const struct mail_conf *c, const struct mail_conf_section *sec,
+    const char *kind, bool all, bool *any)
 {
-	for (size_t i = 0; i < c->n; i++) {
-		const struct mail_conf_section *s = &c->sections[i];
-		bool kind_ok = false;
+	const struct mail_setting_def *defs, *d;
+	const char *name = sec != NULL ? sec->name : "";
+	bool top = kind[0] == '\0', started = top;
+	size_t n;
 
-		for (size_t k = 0; k < N_ELEMENTS(settings); k++)
-			kind_ok |= strcmp(settings[k].kind, s->kind) == 0;
-		if (!kind_ok)
-			return mail_err_set(err, MAIL_ERR_PARAM,
-			    "%s:%u: unknown section '%s'", c->path, s->line,
-			    s->kind);
-		for (size_t e = 0; e < s->n; e++) {
-			bool ok = false;
+	defs = mail_settings_defs(&n);
+	for (d = defs; d < defs + n; d++) {
+		const char *v = sec != NULL ? mail_conf_get(c, sec, d->key) :
+		    NULL;
+		char *q;
 
-			for (size_t k = 0; k < N_ELEMENTS(settings); k++)
-				ok |= strcmp(settings[k].kind, s->kind) == 0 &&
-				    strcmp(settings[k].key,
-				    s->entries[e].key) == 0;
-			if (!ok)
-				return mail_err_set(err, MAIL_ERR_PARAM,
-				    "%s:%u: unknown setting '%s'", c->path,
-				    s->entries[e].line, s->entries[e].key);
-		}
+		if (strcmp(d->kind, kind) != 0 ||
+		    (!all && mail_settings_is_default(d, v)))
+			continue;
+		if (!started)
+			printf("%s%s%s%s {\n", *any ? "\n" : "", kind,
+			    name[0] != '\0' ? " " : "", name);
+		started = *any = true;
+		/* mail_settings_check refused what can not be quoted */
+		q = mail_conf_quote(v != NULL ? v : mail_settings_default(d));
+		printf("%s%s =%s%s\n", top ? "" : "  ", d->key,
+		    q[0] != '\0' ? " " : "", q);
+		free(q);
 	}
-	return 0;
+	if (started && !top)
+		printf("}\n");
 }
 
 int
 dsync_cmd_config(struct dsync_ctx *ctx, int argc, char **argv)
 {
 	const struct mail_conf *c = ctx->conf;
-	bool all;
+	const struct mail_setting_def *defs;
+	size_t n;
+	bool all, any = false;
 
 	if (argc > 2 || (argc == 2 && strcmp(argv[1], "-n") != 0 &&
 	    strcmp(argv[1], "-a") != 0))
 		return dsync_usage("config [-n | -a]");
 	all = argc == 2 && strcmp(argv[1], "-a") == 0;
-	for (size_t i = 0; i < c->n; i++) {
-		const struct mail_conf_section *s = &c->sections[i];
-		const char *ind = i == 0 ? "" : "  ";
-
-		if (i > 0)
-			printf("%s%s%s {\n", s->kind, s->name[0] ? " " : "",
-			    s->name);
-		for (size_t k = 0; k < N_ELEMENTS(settings); k++) {
-			const char *v;
-
-			if (strcmp(settings[k].kind, s->kind) != 0)
-				continue;
-			v = mail_conf_get(c, s, settings[k].key);
-			if (v == NULL && !all)
-				continue;
-			if (v != NULL && !all && strcmp(v, settings[k].def) == 0)
-				continue;
-			printf("%s%s = %s\n", ind, settings[k].key,
-			    v != NULL ? v : settings[k].def);
-		}
-		if (i > 0)
-			printf("}\n");
+	for (size_t i = 0; i < c->n; i++)
+		config_print(c, &c->sections[i], c->sections[i].kind, all,
+		    &any);
+	if (!all)
+		return 0;
+	/* unnamed sections the file leaves out still have settings */
+	defs = mail_settings_defs(&n);
+	for (size_t i = 1; i < n; i++) {
+		if (strcmp(defs[i].kind, defs[i - 1].kind) != 0 &&
+		    !mail_settings_kind_named(defs[i].kind) &&
+		    mail_conf_section(c, defs[i].kind, "") == NULL)
+			config_print(c, NULL, defs[i].kind, true, &any);
 	}
 	return 0;
 }
@@ -336,7 +316,9 @@ load_config(struct dsync_ctx *ctx, const char *path, bool explicit,
 	struct mail_err err;
 	struct stat st;
 
-	if (path != NULL && (explicit || stat(path, &st) == 0)) {
+	/* only the default file may be missing; any other trouble with it
+	 * (EACCES) is reported by mail_conf_load */
+	if (explicit || stat(path, &st) == 0 || errno != ENOENT) {
 		if (mail_conf_load(path, &ctx->conf, &err) < 0)
 			return dsync_fail(&err);
 	} else {
@@ -346,8 +328,11 @@ load_config(struct dsync_ctx *ctx, const char *path, bool explicit,
 		if (mail_conf_override(ctx->conf, overrides[i], &err) < 0)
 			return dsync_fail(&err);
 	}
-	if (conf_check_keys(ctx->conf, &err) < 0)
+	if (mail_settings_check(ctx->conf, &err) < 0)
 		return dsync_fail(&err);
+	/* the default store is for the daemons: dsync wants it named (in
+	 * the file, -o or -s), so that a command never touches the system's
+	 * store by accident */
 	if (ctx->store_path == NULL)
 		ctx->store_path = mail_conf_get(ctx->conf, NULL, "store");
 	return 0;

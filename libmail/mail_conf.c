@@ -63,17 +63,25 @@ is_ident(const char *s, size_t n)
 	return true;
 }
 
+static struct mail_conf_entry *
+section_find(struct mail_conf_section *s, const char *key, size_t klen)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		if (strlen(s->entries[i].key) == klen &&
+		    memcmp(s->entries[i].key, key, klen) == 0)
+			return &s->entries[i];
+	}
+	return NULL;
+}
+
+/* Set key, replacing an earlier value (only -o does that: the parser
+ * refuses a key set twice). */
 static void
 section_set(struct mail_conf_section *s, const char *key, size_t klen,
     const char *val, size_t vlen, unsigned line, bool overridden)
 {
-	struct mail_conf_entry *e = NULL;
+	struct mail_conf_entry *e = section_find(s, key, klen);
 
-	for (size_t i = 0; i < s->n; i++) {
-		if (strlen(s->entries[i].key) == klen &&
-		    memcmp(s->entries[i].key, key, klen) == 0)
-			e = &s->entries[i];
-	}
 	if (e == NULL) {
 		s->entries = mail_xgrow(s->entries, &s->cap, s->n + 1,
 		    sizeof(*s->entries));
@@ -176,10 +184,11 @@ mail_conf_parse(const char *path, const char *text, size_t len,
 				    strlen(c->sections[i].name) == nn &&
 				    memcmp(c->sections[i].name, name, nn) == 0) {
 					mail_err_set(err, MAIL_ERR_PARAM,
-					    "%s:%u: section '%.*s %.*s' "
+					    "%s:%u: section '%.*s%s%.*s' "
 					    "defined twice (first at line %u)",
-					    path, lineno, (int)kn, k, (int)nn,
-					    name, c->sections[i].line);
+					    path, lineno, (int)kn, k,
+					    nn > 0 ? " " : "", (int)nn, name,
+					    c->sections[i].line);
 					goto fail;
 				}
 			}
@@ -202,6 +211,7 @@ mail_conf_parse(const char *path, const char *text, size_t len,
 			const char *k = line, *v = eq + 1;
 			size_t kn = (size_t)(eq - line);
 			size_t vn = n - kn - 1;
+			const struct mail_conf_entry *dup;
 
 			trim(&k, &kn);
 			trim(&v, &vn);
@@ -209,6 +219,15 @@ mail_conf_parse(const char *path, const char *text, size_t len,
 				mail_err_set(err, MAIL_ERR_PARAM,
 				    "%s:%u: bad key '%.*s'", path, lineno,
 				    (int)kn, k);
+				goto fail;
+			}
+			dup = section_find(&c->sections[cur], k, kn);
+			if (dup != NULL) {
+				/* a silent "last one wins" hides typos and
+				 * merge leftovers: name both lines */
+				mail_err_set(err, MAIL_ERR_PARAM,
+				    "%s:%u: '%.*s' set twice (first at line "
+				    "%u)", path, lineno, (int)kn, k, dup->line);
 				goto fail;
 			}
 			if (vn > 0 && v[0] == '"') {
@@ -325,4 +344,40 @@ mail_conf_section(const struct mail_conf *c, const char *kind,
 			return &c->sections[i];
 	}
 	return NULL;
+}
+
+/* The parser's view of a value written bare: it runs to the first '#'
+ * outside double quotes and loses its leading and trailing blanks, a
+ * leading '"' starts a quoted value, and a line ending in '{' starts a
+ * section. */
+static bool
+bare_ok(const char *v, size_t n)
+{
+	bool quoted = false;
+
+	if (n > 0 && (isspace((unsigned char)v[0]) ||
+	    isspace((unsigned char)v[n - 1]) || v[0] == '"' ||
+	    v[n - 1] == '{'))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i] == '"')
+			quoted = !quoted;
+		else if (v[i] == '#' && !quoted)
+			return false;
+	}
+	return true;
+}
+
+char *
+mail_conf_quote(const char *value)
+{
+	size_t n = strlen(value);
+
+	if (strchr(value, '\n') != NULL)
+		return NULL;
+	if (bare_ok(value, n))
+		return mail_xstrdup(value);
+	if (strchr(value, '"') != NULL)
+		return NULL;
+	return mail_xasprintf("\"%s\"", value);
 }

@@ -5,8 +5,11 @@
  * not nest. Values run to the end of the line, trimmed; a value may be
  * double-quoted to keep leading or trailing blanks or a "#".
  *
- * Only the syntax is checked here; which keys exist is up to the program
- * (mail_conf_check_keys), so an unknown key is an error with file:line.
+ * A key set twice in one section, or a section defined twice, is an error
+ * naming both lines.
+ *
+ * Only the syntax is checked here; which keys exist and what their values
+ * may be is mail_settings.h's job.
  */
 #ifndef MAIL_CONF_H
 #define MAIL_CONF_H
@@ -48,8 +51,9 @@ int	mail_conf_load(const char *path, struct mail_conf **conf_r,
 /* An empty configuration (no file). */
 struct mail_conf *mail_conf_new(void);
 void	mail_conf_free(struct mail_conf **confp);
-/* Set a top-level key from "KEY=VALUE" (the -o option); "kind.name.key"
- * or "kind.key" addresses a section. Returns 0 or -1. */
+/* Set a top-level key from "KEY=VALUE" (the -o option), replacing a value
+ * from the file; "kind.name.key" or "kind.key" addresses an existing
+ * section. The entry gets line 0 and overridden. Returns 0 or -1. */
 int	mail_conf_override(struct mail_conf *conf, const char *assignment,
 	    struct mail_err *err) WARN_UNUSED;
 /* The value of key in section sec (NULL: the top level), or NULL. */
@@ -58,5 +62,12 @@ const char *mail_conf_get(const struct mail_conf *conf,
 /* Find a section by kind and name (name NULL: the first of that kind). */
 const struct mail_conf_section *mail_conf_section(const struct mail_conf *c,
 	    const char *kind, const char *name);
+
+/* The text to write after "key = " so that the parser reads value back:
+ * value itself, or value in double quotes (blanks at either end, a '#'
+ * that would start a comment, a leading '"', a trailing '{'). Returns a malloc'ed string
+ * (caller frees), or NULL when no text can say value (a newline; a '"'
+ * where quotes are needed). */
+char	*mail_conf_quote(const char *value);
 
 #endif

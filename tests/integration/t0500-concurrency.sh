@@ -67,4 +67,4 @@ ok "lock_timeout is honoured"
 flock -u 9
 exec 9>&-
 expect_ok "the writer succeeds once the lock is free" "$DSYNC" -s "$S" -o lock_timeout=1 -u alice flags add -m INBOX 1 '\Seen'
-expect_exit 2 "lock_timeout must be" "a bad lock_timeout" "$DSYNC" -s "$S" -o lock_timeout=soon -u alice mailbox list
+expect_exit 1 "-o lock_timeout: .lock_timeout. must be a duration" "a bad lock_timeout" "$DSYNC" -s "$S" -o lock_timeout=soon -u alice mailbox list

@@ -31,7 +31,7 @@ static const char good[] =
     "imap {\n"
     "  listen = \"[::]:143\" # both\n"
     "}\n"
-    "node = beta\n"
+    "other = beta\n"
     "last = no newline";
 
 static struct mail_conf *
@@ -76,8 +76,8 @@ START_TEST(test_valid)
 	const struct mail_conf_section *s;
 
 	ck_assert_str_eq(c->path, "test.conf");
-	/* a later assignment wins */
-	ck_assert_str_eq(mail_conf_get(c, NULL, "node"), "beta");
+	ck_assert_str_eq(mail_conf_get(c, NULL, "node"), "alpha");
+	ck_assert_str_eq(mail_conf_get(c, NULL, "other"), "beta");
 	ck_assert_str_eq(mail_conf_get(c, NULL, "spaced"), "trimmed value");
 	ck_assert_str_eq(mail_conf_get(c, NULL, "quoted"), "  keep # this  ");
 	ck_assert_str_eq(mail_conf_get(c, NULL, "empty"), "");
@@ -145,7 +145,22 @@ START_TEST(test_errors)
 	parse_fails("peer x {\nimap {\n}\n}\n", 2, "do not nest");
 	parse_fails("peer x {\n}\npeer y {\n}\npeer x {\n}\n", 5,
 	    "first at line 1");
-	parse_fails("imap {\n}\nimap {\n}\n", 3, "defined twice");
+	parse_fails("imap {\n}\nimap {\n}\n", 3,
+	    "section 'imap' defined twice (first at line 1)");
+	/* a key set twice names both lines, also in a section; the same
+	 * key in different sections is fine */
+	parse_fails("node = a\n\nnode = b\n", 3,
+	    "'node' set twice (first at line 1)");
+	parse_fails("peer x {\nurl = a\n url=b\n}\n", 3,
+	    "'url' set twice (first at line 2)");
+	{
+		static const char three[] = "url = a\npeer x {\nurl = b\n}\n"
+		    "peer y {\nurl = c\n}\n";
+		struct mail_conf *c = parse_ok(three, sizeof(three) - 1);
+
+		ck_assert_str_eq(mail_conf_get(c, NULL, "url"), "a");
+		mail_conf_free(&c);
+	}
 	parse_fails("{\n}\n", 1, "bad section header");
 	parse_fails("peer a b {\n}\n", 1, "bad section header");
 	parse_fails("pe/er {\n}\n", 1, "bad section header");
@@ -231,7 +246,7 @@ START_TEST(test_load)
 	testlib_write_file(p, good, sizeof(good) - 1);
 	ck_assert_int_eq(mail_conf_load(p, &c, &err), 0);
 	ck_assert_str_eq(c->path, p);
-	ck_assert_str_eq(mail_conf_get(c, NULL, "node"), "beta");
+	ck_assert_str_eq(mail_conf_get(c, NULL, "node"), "alpha");
 	mail_conf_free(&c);
 	testlib_write_file(p, "", 0);
 	ck_assert_int_eq(mail_conf_load(p, &c, &err), 0);
@@ -250,6 +265,49 @@ START_TEST(test_load)
 	free(p);
 	testlib_rmdir_r(tmp);
 	free(tmp);
+}
+END_TEST
+
+/* mail_conf_quote: bare when the parser reads the value back as is,
+ * quoted otherwise, NULL when nothing works; every result parses back. */
+START_TEST(test_quote)
+{
+	static const struct {
+		const char *value, *text;
+	} cases[] = {
+		{ "", "" },
+		{ "plain value", "plain value" },
+		{ "a\"b", "a\"b" },
+		{ "a\"#\"b", "a\"#\"b" },
+		{ "a # b", "\"a # b\"" },
+		{ "#", "\"#\"" },
+		{ " lead", "\" lead\"" },
+		{ "trail\t", "\"trail\t\"" },
+		{ "\"q\"", NULL },
+		{ "a\"b # c", "a\"b # c" },
+		{ "a # \"b", NULL },
+		{ "ends {", "\"ends {\"" },
+		{ "{ x", "{ x" },
+		{ "two\nlines", NULL },
+	};
+
+	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
+		char *q = mail_conf_quote(cases[i].value);
+		struct mail_conf *c;
+		char *line;
+
+		if (cases[i].text == NULL) {
+			ck_assert_msg(q == NULL, "quoted '%s'", cases[i].value);
+			continue;
+		}
+		ck_assert_str_eq(q, cases[i].text);
+		line = mail_xasprintf("k = %s\n", q);
+		c = parse_ok(line, strlen(line));
+		ck_assert_str_eq(mail_conf_get(c, NULL, "k"), cases[i].value);
+		mail_conf_free(&c);
+		free(line);
+		free(q);
+	}
 }
 END_TEST
 
@@ -304,6 +362,7 @@ test_mail_conf_suite(void)
 	tcase_add_test(tc, test_errors);
 	tcase_add_test(tc, test_overrides);
 	tcase_add_test(tc, test_load);
+	tcase_add_test(tc, test_quote);
 	tcase_add_test(tc, test_prefixes_and_mutations);
 	suite_add_tcase(s, tc);
 	return s;
