@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "dsync_sync.h"
 #include "mail_hlc.h"
@@ -748,7 +749,39 @@ header_equal(const struct wire_change *a, const struct wire_change *b)
 	    wire_clock_cmp(&a->su_clock, &b->su_clock) == 0 &&
 	    a->pvt_mask == b->pvt_mask &&
 	    wire_clock_cmp(&a->pvt_clock, &b->pvt_clock) == 0 &&
-	    a->uidnext == b->uidnext;
+	    a->uidnext == b->uidnext &&
+	    mail_guid_cmp(&a->merged_into, &b->merged_into) == 0;
+}
+
+/* Where the mailbox was merged into, by either side: the lowest GUID
+ * when they differ (as the server's join keeps it). */
+static void
+hdr_merged_into(const struct mbox *m, struct mail_guid *g)
+{
+	memset(g, 0, sizeof(*g));
+	for (int s = 0; s < 2; s++) {
+		const struct wire_change *h = m->hdr[s];
+
+		if (h != NULL && !mail_guid_is_zero(&h->merged_into) &&
+		    (mail_guid_is_zero(g) ||
+		     mail_guid_cmp(&h->merged_into, g) < 0))
+			*g = h->merged_into;
+	}
+}
+
+/* Was the mailbox merged into another and deleted (on a side at least)?
+ * Its mail then goes to the target instead of bringing it back. */
+static bool
+merged_away(const struct brain *br, const struct mbox *m)
+{
+	struct mail_guid g;
+
+	if (br->opts->backup)
+		return false;
+	hdr_merged_into(m, &g);
+	return !mail_guid_is_zero(&g) &&
+	    ((m->hdr[0] != NULL && m->hdr[0]->deleted) ||
+	     (m->hdr[1] != NULL && m->hdr[1]->deleted));
 }
 
 /* The merged header of a mailbox (deleted decided later). */
@@ -775,6 +808,7 @@ merge_header(struct brain *br, struct mbox *m)
 		m->j.uidnext = max_u32(a->uidnext, b->uidnext);
 		if (wire_clock_cmp(&b->create_clock, &a->create_clock) < 0)
 			m->j.create_clock = b->create_clock;
+		hdr_merged_into(m, &m->j.merged_into);
 	}
 	if (br->opts->backup && a != NULL && b != NULL) {
 		/* The destination's newer values are reverted: the source's
@@ -908,6 +942,20 @@ progress(struct brain *br, const char *name)
 	    br->done_mailboxes, br->n_mailboxes, name);
 }
 
+/* Which of each side's message changes in m the other side needs. */
+static void
+mbox_since(const struct brain *br, const struct mbox *m, bool full,
+    uint64_t since[2])
+{
+	for (int s = 0; s < 2; s++) {
+		/* A side that never saw the mailbox needs all of it. */
+		since[s] = full || m->hdr[1 - s] == NULL ? 0 : br->s[s].since;
+	}
+	if (br->opts->backup && m->hdr[1] != NULL &&
+	    m->hdr[1]->highestmodseq > since[1])
+		since[0] = since[1] = 0;	/* revert the destination */
+}
+
 /* Sync one mailbox present on at least one side. */
 static int
 sync_mailbox(struct brain *br, struct mbox *m, bool full,
@@ -921,13 +969,7 @@ sync_mailbox(struct brain *br, struct mbox *m, bool full,
 	merge_header(br, m);
 	if (br->opts->backup && m->hdr[1] == NULL && m->j.deleted)
 		return 0;	/* deleted at the source, never seen here */
-	for (int s = 0; s < 2; s++) {
-		/* A side that never saw the mailbox needs all of it. */
-		since[s] = full || m->hdr[1 - s] == NULL ? 0 : br->s[s].since;
-	}
-	if (br->opts->backup && m->hdr[1] != NULL &&
-	    m->hdr[1]->highestmodseq > since[1])
-		since[0] = since[1] = 0;	/* revert the destination */
+	mbox_since(br, m, full, since);
 	if (m->hdr[0] != NULL && m->hdr[1] != NULL &&
 	    m->hdr[0]->highestmodseq <= since[0] &&
 	    m->hdr[1]->highestmodseq <= since[1]) {
@@ -1134,7 +1176,7 @@ static void
 choose_since(struct brain *br)
 {
 	struct wire_head *a = &br->s[0].head, *b = &br->s[1].head;
-	bool valid = a->has_state && b->has_state &&
+	bool valid = !br->opts->full && a->has_state && b->has_state &&
 	    a->state_mine == b->state_peer && a->state_peer == b->state_mine &&
 	    a->state_peer_log == b->log_id && b->state_peer_log == a->log_id &&
 	    a->state_mine <= a->modseq && b->state_mine <= b->modseq &&
@@ -1203,6 +1245,233 @@ collect_mailboxes(struct brain *br, size_t *n_r)
 	return m;
 }
 
+/* ---- merged mailboxes ---- */
+
+#define MERGE_CHAIN_MAX	8
+
+/* The key a message of a merged-away mailbox takes in the mailbox it was
+ * merged into (man/dsync-wire.7): the same for every brain, so that two
+ * syncs that move one message make one copy, and an expunge of the old
+ * key can name the copy. */
+static void
+merged_key(const struct mail_msg_key *k, const struct mail_guid *into,
+    struct mail_msg_key *out)
+{
+	uint8_t b[MAIL_GUID_SIZE * 2 + 16];
+	XXH128_hash_t h;
+
+	memcpy(b, k->guid.b, MAIL_GUID_SIZE);
+	mail_put_le64(b + MAIL_GUID_SIZE, k->inst_node);
+	mail_put_le64(b + MAIL_GUID_SIZE + 8, k->inst_hlc);
+	memcpy(b + MAIL_GUID_SIZE + 16, into->b, MAIL_GUID_SIZE);
+	h = XXH3_128bits(b, sizeof(b));
+	out->guid = k->guid;
+	out->inst_node = h.low64;
+	out->inst_hlc = k->inst_hlc;
+}
+
+static int
+cmp_mbox_guid(const void *a, const void *b)
+{
+	return mail_guid_cmp(a, &((const struct mbox *)b)->guid);
+}
+
+/* Follow m's merges to the live mailbox they end in; the chain of
+ * targets (the keys derive step by step along it). NULL when they end
+ * in a deleted or unknown mailbox, or go round. */
+static struct mbox *
+merge_target(const struct brain *br, struct mbox *all, size_t n,
+    struct mbox *m, struct mail_guid *chain, size_t *n_chain)
+{
+	struct mbox *t = m;
+	struct mail_guid g;
+
+	*n_chain = 0;
+	while (merged_away(br, t) || t == m) {
+		if (*n_chain == MERGE_CHAIN_MAX)
+			return NULL;
+		hdr_merged_into(t, &g);
+		t = bsearch(&g, all, n, sizeof(*all), cmp_mbox_guid);
+		if (t == NULL || t == m)
+			return NULL;
+		chain[(*n_chain)++] = g;
+	}
+	return t->j.deleted ? NULL : t;
+}
+
+/* Move m's mail into its merge target t, as far as the sides need it:
+ * where m is still live on a side that has not learned of the merge (or
+ * on both, when this brain just decided it), its messages the merger did
+ * not have get placed in t, its newer flags reach their copies and its
+ * expunges kill the copies; then m is deleted everywhere. */
+static int
+route_merged(struct brain *br, struct mbox *m, struct mbox *t,
+    const struct mail_guid *chain, size_t n_chain, bool full,
+    struct mail_err *err)
+{
+	struct mbox tm;
+	struct item **v = NULL, *fresh = NULL;
+	size_t n = 0, n_fresh = 0;
+	uint64_t since[2], zero[2] = { 0, 0 };
+	uint32_t uidnext = t->j.uidnext;
+	struct wire_clock clock;
+	bool live[2];
+	int ret = -1;
+
+	memset(&tm, 0, sizeof(tm));
+	tm.guid = t->guid;
+	tm.j = t->j;
+	for (int s = 0; s < 2; s++) {
+		live[s] = m->hdr[s] != NULL && !m->hdr[s]->deleted;
+		tm.hdr[s] = &t->j;	/* it exists on both sides by now */
+	}
+	merge_header(br, m);
+	mbox_since(br, m, full, since);
+	progress(br, m->j.name);
+	if (fetch_deltas(br, m, since, err) < 0 ||
+	    fetch_deltas(br, &tm, zero, err) < 0)
+		goto out;
+	build_items(m);
+	build_items(&tm);
+	brain_clock(br, NULL, br->s[0].p->node, &clock);
+	v = mail_xcalloc(m->n_items + 1, sizeof(*v));
+	fresh = mail_xcalloc(m->n_items + 1, sizeof(*fresh));
+	for (size_t i = 0; i < m->n_items; i++) {
+		struct item *it = &m->items[i], *wt;
+		const struct wire_change *src;
+		struct mail_msg_key k = it->key;
+
+		for (size_t c = 0; c < n_chain; c++)
+			merged_key(&k, &chain[c], &k);
+		wt = item_find(&tm, &k);
+		/* An expunge where m is live, the other side having merged
+		 * it: the copy dies too. */
+		if ((it->tomb[0] && live[0] && !live[1]) ||
+		    (it->tomb[1] && live[1] && !live[0])) {
+			for (int s = 0; s < 2; s++) {
+				if (wt != NULL && wt->tomb[s])
+					continue;
+				if (out_context(&br->s[s], &t->guid, err) < 0 ||
+				    send_tomb(&br->s[s], &k, err) < 0)
+					goto out;
+			}
+			continue;
+		}
+		if (wt != NULL && (wt->tomb[0] || wt->tomb[1]))
+			continue;	/* the copy was expunged */
+		src = NULL;
+		for (int s = 0; s < 2; s++) {
+			if (live[s] && it->put[s] != NULL)
+				src = &it->j;
+		}
+		if (src == NULL)
+			continue;	/* not live where m is */
+		merge_item(it);
+		if (wt != NULL) {
+			/* Copied already: newer flags from m reach it. */
+			merge_item(wt);
+			if (wire_clock_cmp(&src->flags_clock,
+			    &wt->j.flags_clock) <= 0)
+				continue;
+			wt->j.flags = src->flags;
+			wt->j.keywords = src->keywords;
+			wt->j.n_keywords = src->n_keywords;
+			wt->j.flags_clock = src->flags_clock;
+			for (int s = 0; s < 2; s++)
+				wt->send[s] = !put_equal(wt->put[s], &wt->j);
+			v[n++] = wt;
+		} else if (!it->tomb[0] && !it->tomb[1]) {
+			/* Mail the merger did not have: placed in t. */
+			struct item *f = &fresh[n_fresh++];
+
+			f->key = k;
+			f->j = *src;
+			f->j.key = k;
+			f->j.uid = uidnext++;
+			f->j.uid_clock = clock;
+			f->send[0] = f->send[1] = true;
+			v[n++] = f;
+		}
+	}
+	tm.j.uidnext = uidnext;
+	dsync_sort(v, n, sizeof(*v), cmp_item_uid);
+	for (size_t off = 0; off < n; off += CHUNK_ITEMS) {
+		size_t k = n - off < CHUNK_ITEMS ? n - off : CHUNK_ITEMS;
+
+		if (send_chunk(br, &tm, v + off, k, err) < 0)
+			goto out;
+	}
+	if (tm.j.uidnext > t->j.uidnext) {
+		t->j.uidnext = tm.j.uidnext;
+		for (int s = 0; s < 2; s++) {
+			if (out_add(&br->s[s], &t->j, err) < 0)
+				goto out;
+		}
+	}
+	/* m ends deleted everywhere, its keys dead on every side. */
+	for (int s = 0; s < 2; s++) {
+		bool ctx = false;
+
+		if (live[s])
+			continue;	/* its delete kills them there */
+		for (size_t i = 0; i < m->n_items; i++) {
+			if (m->items[i].tomb[s])
+				continue;
+			if ((!ctx && out_context(&br->s[s], &m->guid,
+			    err) < 0) ||
+			    send_tomb(&br->s[s], &m->items[i].key, err) < 0)
+				goto out;
+			ctx = true;
+		}
+	}
+	m->j.deleted = true;
+	hdr_merged_into(m, &m->j.merged_into);
+	if (mail_guid_is_zero(&m->j.merged_into))
+		m->j.merged_into = chain[0];
+	if (send_header(br, m, err) < 0 ||
+	    side_commit(&br->s[0], err) < 0 ||
+	    side_commit(&br->s[1], err) < 0)
+		goto out;
+	ret = 0;
+out:
+	free(v);
+	free(fresh);
+	mbox_free(&tm);
+	return ret;
+}
+
+/* Mailboxes merged away earlier (by this or another brain): after the
+ * others, so that their targets exist on both sides. */
+static int
+sync_merged(struct brain *br, struct mbox *m, size_t n, struct mail_err *err)
+{
+	struct mail_guid chain[MERGE_CHAIN_MAX];
+	size_t n_chain;
+
+	for (size_t i = 0; i < n; i++) {
+		struct mbox *t;
+		int ret;
+
+		if (!merged_away(br, &m[i]))
+			continue;
+		/* Deleted on both sides, it only needs its tombstones
+		 * shared, which the plain sync does. */
+		t = (m[i].hdr[0] != NULL && !m[i].hdr[0]->deleted) ||
+		    (m[i].hdr[1] != NULL && !m[i].hdr[1]->deleted) ?
+		    merge_target(br, m, n, &m[i], chain, &n_chain) : NULL;
+		if (t != NULL)
+			ret = route_merged(br, &m[i], t, chain, n_chain, false,
+			    err);
+		else
+			ret = sync_mailbox(br, &m[i], false, err);
+		if (ret < 0)
+			return -1;
+		br->done_mailboxes++;
+	}
+	return side_commit(&br->s[0], err) < 0 ||
+	    side_commit(&br->s[1], err) < 0 ? -1 : 0;
+}
+
 static int
 cmp_mbox_winner(const struct mbox *x, const struct mbox *y)
 {
@@ -1211,50 +1480,31 @@ cmp_mbox_winner(const struct mbox *x, const struct mbox *y)
 	return c != 0 ? c : mail_guid_cmp(&x->guid, &y->guid);
 }
 
-/* Two live mailboxes with one name: the later-created one's mail moves
- * into the first, with new UIDs, and it is deleted on both sides. */
+/* Two live mailboxes with one name: the later-created one is merged into
+ * the first; its mail moves there with new keys and UIDs, and it is
+ * deleted on both sides, remembering where it went. */
 static int
 merge_into(struct brain *br, struct mbox *win, struct mbox *lose,
     struct mail_err *err)
 {
-	struct changes all = { NULL, 0, 0 };
-	struct wire_clock clock;
-	uint32_t uid = win->j.uidnext;
-	int ret = -1;
+	struct wire_change h[2];
 
-	/* Both sides hold the same mail in lose by now: read one. */
-	if (request_msgs(&br->s[0], &lose->guid, 0, err) < 0 ||
-	    recv_listing(&br->s[0], &all, err) < 0)
-		goto out;
-	dsync_sort(all.v, all.n, sizeof(*all.v), cmp_change_key);
-	brain_clock(br, NULL, br->s[0].p->node, &clock);
-	for (int s = 0; s < 2; s++) {
-		if (out_context(&br->s[s], &win->guid, err) < 0)
-			goto out;
-	}
-	for (size_t i = 0; i < all.n; i++) {
-		struct wire_change c = all.v[i];
+	/* Both sides hold lose equal by now; route_merged reads it in
+	 * full. Its headers are marked as merged first. */
+	const struct wire_change *was[2] = { lose->hdr[0], lose->hdr[1] };
+	int ret;
 
-		if (c.kind != WIRE_CH_PUT)
-			continue;
-		c.uid = uid++;
-		c.uid_clock = clock;
-		for (int s = 0; s < 2; s++) {
-			if (out_add(&br->s[s], &c, err) < 0)
-				goto out;
-		}
-	}
-	win->j.uidnext = uid;
-	lose->j.deleted = true;
 	for (int s = 0; s < 2; s++) {
-		if (out_add(&br->s[s], &win->j, err) < 0 ||
-		    out_add(&br->s[s], &lose->j, err) < 0 ||
-		    side_commit(&br->s[s], err) < 0)
-			goto out;
+		h[s] = lose->j;
+		h[s].merged_into = win->guid;
+		lose->hdr[s] = &h[s];
 	}
-	ret = 0;
-out:
-	changes_free(&all);
+	mbox_free(lose);
+	lose->items = NULL;
+	lose->n_items = 0;
+	ret = route_merged(br, lose, win, &win->guid, 1, true, err);
+	lose->hdr[0] = was[0];
+	lose->hdr[1] = was[1];
 	return ret;
 }
 
@@ -1298,6 +1548,9 @@ merge_same_names(struct brain *br, struct mbox *m, size_t n,
 static int
 remember(struct brain *br, struct mail_err *err)
 {
+	/* what the marks cover must be committed first */
+	if (side_commit(&br->s[0], err) < 0 || side_commit(&br->s[1], err) < 0)
+		return -1;
 	for (int s = 0; s < 2; s++) {
 		struct side *sd = &br->s[s], *o = &br->s[1 - s];
 		struct wire_state st;
@@ -1347,6 +1600,8 @@ dsync_brain_user(struct dsync_peer *a, struct dsync_peer *b, const char *user,
 	m = collect_mailboxes(&br, &n);
 	br.n_mailboxes = n;
 	for (size_t i = 0; i < n; i++) {
+		if (merged_away(&br, &m[i]))
+			continue;
 		if (sync_mailbox(&br, &m[i], false, err) < 0)
 			goto out;
 		br.done_mailboxes++;
@@ -1356,6 +1611,8 @@ dsync_brain_user(struct dsync_peer *a, struct dsync_peer *b, const char *user,
 	    sync_entries(&br, WIRE_CH_ACL, err) < 0)
 		goto out;
 	if (side_commit(&br.s[0], err) < 0 || side_commit(&br.s[1], err) < 0)
+		goto out;
+	if (sync_merged(&br, m, n, err) < 0)
 		goto out;
 	if (!opts->backup && merge_same_names(&br, m, n, err) < 0)
 		goto out;

@@ -285,7 +285,7 @@ dsync_cmd_mailbox(struct dsync_ctx *ctx, int argc, char **argv)
 }
 
 static int
-dump_user(struct dsync_ctx *ctx, const char *name)
+dump_user(struct dsync_ctx *ctx, const char *name, unsigned flags)
 {
 	struct mail_user *u = NULL;
 	struct mail_buf out = MAIL_BUF_INIT;
@@ -294,7 +294,7 @@ dump_user(struct dsync_ctx *ctx, const char *name)
 
 	if (mail_user_open(ctx->store, name, false, &u, &err) < 0)
 		return dsync_fail(&err);
-	mail_dump_state(name, mail_user_state(u), &out);
+	mail_dump_state_flags(name, mail_user_state(u), flags, &out);
 	mail_user_close(&u);
 	ret = dsync_write_out(out.data, out.len);
 	mail_buf_free(&out);
@@ -307,20 +307,27 @@ dsync_cmd_dump(struct dsync_ctx *ctx, int argc, char **argv)
 	struct mail_err err;
 	char **names;
 	size_t n;
+	unsigned flags = 0;
 	int ret = 0;
 
 	dsync_take_user_opts(ctx, &argc, &argv);
+	/* --clocks: also the replication state (clocks, tombstones, deleted
+	 * mailboxes), to see why two nodes decide what they decide */
+	if (argc == 2 && strcmp(argv[1], "--clocks") == 0) {
+		flags = MAIL_DUMP_CLOCKS;
+		argc--;
+	}
 	if (argc != 1)
-		return dsync_usage("dump takes no arguments");
+		return dsync_usage("dump [--clocks]");
 	if (!ctx->all_users) {
 		if ((ret = dsync_need_user(ctx, "dump")) != 0)
 			return ret;
-		return dump_user(ctx, ctx->user);
+		return dump_user(ctx, ctx->user, flags);
 	}
 	if (mail_store_user_list(ctx->store, &names, &n, &err) < 0)
 		return dsync_fail(&err);
 	for (size_t i = 0; i < n && ret == 0; i++)
-		ret = dump_user(ctx, names[i]);
+		ret = dump_user(ctx, names[i], flags);
 	mail_store_user_list_free(names, n);
 	return ret;
 }

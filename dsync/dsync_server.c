@@ -548,6 +548,16 @@ apply_mailbox(struct server *s, const struct wire_change *c,
 			return -1;
 		mb = mail_state_mailbox_by_guid_any(state(s), &c->mailbox);
 	}
+	if (!mail_guid_is_zero(&c->merged_into) &&
+	    (mail_guid_is_zero(&mb->merged_into) ||
+	     mail_guid_cmp(&c->merged_into, &mb->merged_into) < 0)) {
+		char hex[MAIL_GUID_HEX];
+
+		if (set_attr(s, &c->mailbox, "mergedinto",
+		    mail_guid_to_hex(&c->merged_into, hex), NULL, err) < 0)
+			return -1;
+		mb = mail_state_mailbox_by_guid_any(state(s), &c->mailbox);
+	}
 	if (c->deleted && !mb->deleted) {
 		memset(&rec, 0, sizeof(rec));
 		rec.type = MAIL_REC_MAILBOX_DELETE;

@@ -56,6 +56,8 @@ struct dsync_peer {
 struct dsync_sync_opts {
 	bool	 backup;		/* one-way: b becomes equal to a */
 	bool	 progress;		/* a progress line on stderr */
+	bool	 full;			/* compare everything, whatever the
+					 * sync state says */
 	int	 compress;		/* zlib level, 0: none */
 };
 
@@ -65,6 +67,8 @@ struct dsync_connect_opts {
 	const char *identity;		/* -i */
 	const char *known_hosts;
 	const char *remote_dsync;	/* remote binary, default "dsync" */
+	const char *local_dsync;	/* for paths and local:, default this
+					 * very binary */
 	bool	 accept_new;
 	int	 timeout_ms;
 };
@@ -76,6 +80,10 @@ int	dsync_peer_close(struct dsync_peer **peerp, struct mail_err *err)
 	    WARN_UNUSED;
 /* Drop the connection after an error. */
 void	dsync_peer_abort(struct dsync_peer **peerp);
+/* The users of a, or of both a and b (b may be NULL), sorted, each once
+ * (free with mail_store_user_list_free). */
+int	dsync_peer_users(struct dsync_peer *a, struct dsync_peer *b,
+	    char ***v_r, size_t *n_r, struct mail_err *err) WARN_UNUSED;
 
 /* Sync user between a and b (two-way, or a to b with opts->backup). */
 int	dsync_brain_user(struct dsync_peer *a, struct dsync_peer *b,

@@ -39,6 +39,7 @@ dsync_mailbox_header(const struct mail_mailbox *mb, struct wire_change *c)
 	c->pvt_clock.hlc = mb->pvt_hlc;
 	c->pvt_clock.node = mb->pvt_node;
 	c->n_msgs = (uint32_t)mb->n_msgs;
+	c->merged_into = mb->merged_into;
 }
 
 void

@@ -19,9 +19,9 @@
  *
  * MAIL_DUMP_CLOCKS adds " clock HLC:NODE" (hex) to subscribed, meta, acl
  * and pvt lines, "deleted 0|1 clocks name H:N create H:N special-use H:N
- * private-flags H:N" to mailbox lines and "uid-clock H:N flags-clock H:N"
- * to msg lines; prints deleted mailboxes, unsubscribed names
- * ("unsubscribed "NAME" clock H:N"), removed metadata (value "-") and
+ * private-flags H:N [merged-into GUID]" to mailbox lines and "uid-clock
+ * H:N flags-clock H:N" to msg lines; prints deleted mailboxes,
+ * unsubscribed names ("unsubscribed "NAME" clock H:N"), removed metadata (value "-") and
  * ACL entries (rights "-"), all private flag entries; and after a
  * mailbox's messages its tombstones and used UIDs:
  *
@@ -207,6 +207,9 @@ dump_mailbox(struct mail_buf *out, const struct mail_mailbox *mb,
 		put_clock(out, "create", mb->create_hlc, mb->create_node);
 		put_clock(out, "special-use", mb->su_hlc, mb->su_node);
 		put_clock(out, "private-flags", mb->pvt_hlc, mb->pvt_node);
+		if (!mail_guid_is_zero(&mb->merged_into))
+			mail_buf_printf(out, " merged-into %s",
+			    mail_guid_to_hex(&mb->merged_into, hex));
 	}
 	if (flags & MAIL_DUMP_LOCAL)
 		mail_buf_printf(out, " highestmodseq %" PRIu64,

@@ -214,6 +214,23 @@ check_name(char *name, bool mailbox)
 	return true;
 }
 
+/* The "mergedinto" attribute: a GUID in lowercase hex, not zero. */
+static bool
+attr_guid_valid(const uint8_t *v, size_t len)
+{
+	struct mail_guid g;
+
+	if (v == NULL || len != MAIL_GUID_HEX - 1 || v[len] != '\0')
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (!((v[i] >= '0' && v[i] <= '9') ||
+		    (v[i] >= 'a' && v[i] <= 'f')))
+			return false;
+	}
+	return mail_guid_from_hex((const char *)v, &g) == 0 &&
+	    !mail_guid_is_zero(&g);
+}
+
 /* The "uidnext" attribute: decimal 1..2^32-1 without leading zeros, the
  * only form mail_op_mailbox_set_uidnext() writes. */
 static bool
@@ -268,6 +285,10 @@ mail_rec_decode(const struct mail_log_rec *lrec, struct mail_rec *rec,
 		rec->value = get_value(&r, 1024, &rec->value_len);
 		if (rec->name != NULL && strcmp(rec->name, "uidnext") == 0 &&
 		    !attr_uidnext_valid(rec->value, rec->value_len))
+			r.bad = true;
+		if (rec->name != NULL &&
+		    strcmp(rec->name, "mergedinto") == 0 &&
+		    !attr_guid_valid(rec->value, rec->value_len))
 			r.bad = true;
 		break;
 	case MAIL_REC_SUBSCRIBE:

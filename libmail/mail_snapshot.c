@@ -44,9 +44,10 @@
 #include "mail_snapshot.h"
 
 #define SNAP_MAGIC	"DSYNCIDX"
-#define SNAP_VERSION	6	/* 6: tombstones, used UIDs, deleted
+#define SNAP_VERSION	7	/* 6: tombstones, used UIDs, deleted
 				 * mailboxes, clocks of subscriptions,
-				 * private flags, special-use, pvt mask */
+				 * private flags, special-use, pvt mask;
+				 * 7: merged_into */
 #define SNAP_BOM	0x01020304u
 #define SNAP_MAX	((size_t)8 * 1024 * 1024 * 1024)
 
@@ -145,6 +146,7 @@ put_mailbox(struct mail_buf *b, const struct mail_mailbox *mb,
 	mail_buf_put_varint(b, mb->pvt_mask);
 	mail_buf_put_varint(b, mb->pvt_hlc);
 	mail_buf_put_varint(b, mb->pvt_node);
+	mail_buf_append(b, mb->merged_into.b, sizeof(mb->merged_into.b));
 	mail_buf_put_varint(b, mb->n_keywords);
 	for (size_t i = 0; i < mb->n_keywords; i++)
 		mail_buf_put_str(b, mb->keywords[i]);
@@ -369,6 +371,7 @@ get_mailbox(struct mail_reader *r, const uint8_t *base, struct snap_spans *sp)
 	mb->pvt_mask = (uint16_t)mail_get_varint(r);
 	mb->pvt_hlc = mail_get_varint(r);
 	mb->pvt_node = mail_get_varint(r);
+	mail_get_raw(r, mb->merged_into.b, sizeof(mb->merged_into.b));
 	n = (size_t)mail_get_varint(r);
 	if (n > MAIL_MAILBOX_MAX_KEYWORDS)
 		r->bad = true;

@@ -973,6 +973,16 @@ apply_mailbox_attr(struct mail_mailbox *mb, const struct mail_rec *rec)
 			mb->pvt_hlc = rec->hlc;
 			mb->pvt_node = rec->node;
 		}
+	} else if (strcmp(rec->name, "mergedinto") == 0) {
+		/* the lowest GUID wins, so that apply order does not matter
+		 * (two merges of one mailbox are rare and both end in the
+		 * same place once their targets merge) */
+		struct mail_guid g;
+
+		if (mail_guid_from_hex((const char *)rec->value, &g) == 0 &&
+		    (mail_guid_is_zero(&mb->merged_into) ||
+		     mail_guid_cmp(&g, &mb->merged_into) < 0))
+			mb->merged_into = g;
 	} else if (strcmp(rec->name, "uidnext") == 0) {
 		/* the decoder checked the number; taking the maximum keeps
 		 * apply order-independent and UIDs never reused */
@@ -1255,9 +1265,14 @@ mail_state_apply(struct mail_state *st, const struct mail_rec *rec)
 		return;
 	case MAIL_REC_MAILBOX_RENAME:
 	case MAIL_REC_MSG_TOMB:
-		/* these reach deleted mailboxes too: a name and tombstones
-		 * are what a deleted mailbox keeps */
+		/* these reach deleted mailboxes too: a name, tombstones and
+		 * where it was merged are what a deleted mailbox keeps */
 		mb = mail_state_mailbox_by_guid_any(st, &rec->mailbox);
+		break;
+	case MAIL_REC_MAILBOX_ATTR:
+		mb = strcmp(rec->name, "mergedinto") == 0 ?
+		    mail_state_mailbox_by_guid_any(st, &rec->mailbox) :
+		    mail_state_mailbox_by_guid(st, &rec->mailbox);
 		break;
 	case MAIL_REC_METADATA:
 		if (mail_guid_is_zero(&rec->mailbox)) {

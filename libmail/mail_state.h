@@ -118,6 +118,11 @@ struct mail_mailbox {
 	uint64_t su_hlc, su_node;	/* of the last special-use change */
 	uint16_t pvt_mask;		/* flags private to non-owners */
 	uint64_t pvt_hlc, pvt_node;	/* of the last pvt_mask change */
+	struct mail_guid merged_into;	/* zero, or the mailbox a sync merged
+					 * this one into when two live
+					 * mailboxes had one name (kept when
+					 * deleted: later syncs route mail and
+					 * expunges that reach it there) */
 	char	*keywords[MAIL_MAILBOX_MAX_KEYWORDS];
 	size_t	 n_keywords;
 	struct mail_msg *msgs;		/* sorted by uid */

@@ -6,7 +6,9 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include <libgen.h>
 #include <sys/inotify.h>
@@ -15,8 +17,12 @@
 
 struct mail_watch {
 	int	 fd;
-	int	*wds;		/* inotify watch descriptor per id */
-	size_t	 n, cap;
+	int	*id_of_wd;	/* inotify watch descriptor -> id + 1 (0:
+				 * none); wds are small increasing ints */
+	size_t	 cap_wd;
+	size_t	 n;		/* ids given */
+	bool	*is_pending;	/* per id */
+	size_t	 cap_is;
 	int	*pending;	/* ids changed but not yet returned */
 	size_t	 n_pending, cap_pending;
 };
@@ -43,7 +49,8 @@ mail_watch_free(struct mail_watch **wp)
 	if (w == NULL)
 		return;
 	close(w->fd);
-	free(w->wds);
+	free(w->id_of_wd);
+	free(w->is_pending);
 	free(w->pending);
 	free(w);
 	*wp = NULL;
@@ -56,38 +63,56 @@ mail_watch_fd(const struct mail_watch *w)
 }
 
 int
+mail_watch_add_dir(struct mail_watch *w, const char *dir,
+    struct mail_err *err)
+{
+	int wd = inotify_add_watch(w->fd, dir,
+	    IN_MODIFY | IN_MOVED_TO | IN_CREATE);
+	size_t old_cap = w->cap_wd, old_is = w->cap_is;
+
+	if (wd < 0)
+		return mail_err_sys(err, errno, "inotify_add_watch '%s'", dir);
+	if ((size_t)wd < old_cap && w->id_of_wd[wd] != 0)
+		return w->id_of_wd[wd] - 1;	/* watched already */
+	w->id_of_wd = mail_xgrow(w->id_of_wd, &w->cap_wd, (size_t)wd + 1,
+	    sizeof(*w->id_of_wd));
+	memset(w->id_of_wd + old_cap, 0,
+	    (w->cap_wd - old_cap) * sizeof(*w->id_of_wd));
+	w->is_pending = mail_xgrow(w->is_pending, &w->cap_is, w->n + 1,
+	    sizeof(*w->is_pending));
+	memset(w->is_pending + old_is, 0,
+	    (w->cap_is - old_is) * sizeof(*w->is_pending));
+	w->id_of_wd[wd] = (int)w->n + 1;
+	return (int)w->n++;
+}
+
+int
 mail_watch_add(struct mail_watch *w, const struct mail_user *user,
     struct mail_err *err)
 {
 	char *dir = mail_xstrdup(mail_user_log_path(user));
-	int wd = inotify_add_watch(w->fd, dirname(dir),
-	    IN_MODIFY | IN_MOVED_TO | IN_CREATE);
+	int id = mail_watch_add_dir(w, dirname(dir), err);
 
-	if (wd < 0) {
-		mail_err_sys(err, errno, "inotify_add_watch '%s'", dir);
-		free(dir);
-		return -1;
-	}
 	free(dir);
-	w->wds = mail_xgrow(w->wds, &w->cap, w->n + 1, sizeof(*w->wds));
-	w->wds[w->n] = wd;
-	return (int)w->n++;
+	return id;
 }
 
 static void
-mark_pending(struct mail_watch *w, int wd)
+mark_pending(struct mail_watch *w, int id)
 {
-	for (size_t i = 0; i < w->n; i++) {
-		if (w->wds[i] != wd)
-			continue;
-		for (size_t k = 0; k < w->n_pending; k++) {
-			if (w->pending[k] == (int)i)
-				return;
-		}
-		w->pending = mail_xgrow(w->pending, &w->cap_pending,
-		    w->n_pending + 1, sizeof(*w->pending));
-		w->pending[w->n_pending++] = (int)i;
-	}
+	if (w->is_pending[id])
+		return;
+	w->is_pending[id] = true;
+	w->pending = mail_xgrow(w->pending, &w->cap_pending,
+	    w->n_pending + 1, sizeof(*w->pending));
+	w->pending[w->n_pending++] = id;
+}
+
+static void
+mark_wd(struct mail_watch *w, int wd)
+{
+	if (wd >= 0 && (size_t)wd < w->cap_wd && w->id_of_wd[wd] != 0)
+		mark_pending(w, w->id_of_wd[wd] - 1);
 }
 
 /* Read all queued events into the pending set. */
@@ -112,12 +137,12 @@ drain(struct mail_watch *w, struct mail_err *err)
 			/* only the log matters: the lock and snapshot
 			 * files change without new records */
 			if (ev->len > 0 && strcmp(ev->name, "log") == 0)
-				mark_pending(w, ev->wd);
+				mark_wd(w, ev->wd);
 			if (ev->mask & IN_Q_OVERFLOW) {
 				/* events were lost: everyone may have
 				 * changed */
 				for (size_t i = 0; i < w->n; i++)
-					mark_pending(w, w->wds[i]);
+					mark_pending(w, (int)i);
 			}
 			p += sizeof(*ev) + ev->len;
 		}
@@ -136,6 +161,7 @@ mail_watch_wait(struct mail_watch *w, int timeout_ms, int *id_r,
 			return -1;
 		if (w->n_pending > 0) {
 			*id_r = w->pending[--w->n_pending];
+			w->is_pending[*id_r] = false;
 			return 1;
 		}
 		r = poll(&pfd, 1, timeout_ms);

@@ -22,6 +22,10 @@ int	mail_watch_fd(const struct mail_watch *w);
  * an id >= 0 for mail_watch_wait's results, or -1. */
 int	mail_watch_add(struct mail_watch *w, const struct mail_user *user,
 	    struct mail_err *err) WARN_UNUSED;
+/* Watch the user directory dir (STORE/users/NAME) without opening the
+ * user, for processes that watch every user of a store. */
+int	mail_watch_add_dir(struct mail_watch *w, const char *dir,
+	    struct mail_err *err) WARN_UNUSED;
 /* Wait up to timeout_ms (-1: forever) for a change to a watched log.
  * Returns 1 and sets *id_r to the id of one changed user (call again with
  * timeout 0 to drain others), 0 on timeout, -1 on error. */

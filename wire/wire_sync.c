@@ -108,6 +108,7 @@ wire_change_encode(const struct wire_change *c, struct mail_buf *b)
 		mail_buf_put_varint(b, c->pvt_mask);
 		put_clock(b, &c->pvt_clock);
 		mail_buf_put_varint(b, c->n_msgs);
+		put_guid(b, &c->merged_into);
 		break;
 	case WIRE_CH_CONTEXT:
 		put_guid(b, &c->mailbox);
@@ -235,7 +236,9 @@ wire_change_decode(struct mail_reader *r, struct wire_change *c,
 		c->pvt_mask = get_u16v(r);
 		get_clock(r, &c->pvt_clock);
 		c->n_msgs = get_u32v(r);
-		if (c->uidvalidity == 0 || c->uidnext == 0)
+		get_guid(r, &c->merged_into);
+		if (c->uidvalidity == 0 || c->uidnext == 0 ||
+		    mail_guid_cmp(&c->merged_into, &c->mailbox) == 0)
 			r->bad = true;
 		break;
 	case WIRE_CH_CONTEXT:

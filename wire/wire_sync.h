@@ -94,6 +94,7 @@ struct wire_change {
 	uint16_t pvt_mask;
 	struct wire_clock pvt_clock;
 	uint32_t n_msgs;
+	struct mail_guid merged_into;	/* zero, or where a sync merged it */
 	/* PUT, TOMB, PVT, META (zero key: not about a message) */
 	struct mail_msg_key key;
 	uint32_t uid;

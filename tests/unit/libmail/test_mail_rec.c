@@ -412,6 +412,17 @@ START_TEST(test_bad_values)
 	rec.uidvalidity = 0;
 	refuse(&rec, "uidvalidity 0");
 
+	rec_init(&rec, MAIL_REC_MAILBOX_ATTR);
+	rec.name = S("mergedinto");
+	rec.value = U8("0000000000000000000000000000000");
+	rec.value_len = 31;
+	refuse(&rec, "mergedinto of 31 digits");
+	rec.value = U8("00000000000000000000000000000000");
+	rec.value_len = 32;
+	refuse(&rec, "mergedinto zero");
+	rec.value = U8("0000000000000000000000000000000A");
+	refuse(&rec, "mergedinto in uppercase");
+
 	rec_init(&rec, MAIL_REC_MSG_ADD);
 	rec.uid = 0;
 	refuse(&rec, "uid 0");

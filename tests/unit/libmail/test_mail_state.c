@@ -1461,6 +1461,30 @@ START_TEST(test_attr_lww)
 }
 END_TEST
 
+START_TEST(test_merged_into)
+{
+	struct mail_mailbox *mb = create(1, "Z", 1);
+	struct mail_rec del;
+	struct mail_guid g;
+
+	attr(1, "mergedinto", "03030303030303030303030303030303", 5 << 16, 1);
+	ck_assert_int_eq(mail_guid_from_hex("03030303030303030303030303030303",
+	    &g), 0);
+	ck_assert_int_eq(mail_guid_cmp(&mb->merged_into, &g), 0);
+	rec_init(&del, MAIL_REC_MAILBOX_DELETE, 1);
+	apply(&del, 6 << 16, 1);
+	ck_assert(mb->deleted);
+	/* it reaches the deleted mailbox; the lowest GUID stays, whatever
+	 * the order */
+	attr(1, "mergedinto", "04040404040404040404040404040404", 9 << 16, 1);
+	ck_assert_int_eq(mail_guid_cmp(&mb->merged_into, &g), 0);
+	attr(1, "mergedinto", "02020202020202020202020202020202", 1 << 16, 1);
+	ck_assert_int_eq(mail_guid_from_hex("02020202020202020202020202020202",
+	    &g), 0);
+	ck_assert_int_eq(mail_guid_cmp(&mb->merged_into, &g), 0);
+}
+END_TEST
+
 START_TEST(test_subscribe_lww)
 {
 	struct mail_rec r[3];
@@ -1605,6 +1629,7 @@ test_mail_state_suite(void)
 	tcase_add_test(tc, test_delete_keeps_tombs);
 	tcase_add_test(tc, test_pvt_lww);
 	tcase_add_test(tc, test_attr_lww);
+	tcase_add_test(tc, test_merged_into);
 	tcase_add_test(tc, test_subscribe_lww);
 	tcase_add_test(tc, test_hlc_advance);
 	tcase_add_test(tc, test_key_index);

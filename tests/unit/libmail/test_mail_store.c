@@ -506,10 +506,10 @@ START_TEST(test_snapshot_old_version)
 	ck_assert_int_eq(mail_user_rebuild(u, true, &err), 0);
 	want = testlib_user_dump_full(u);
 	mail_user_close(&u);
-	/* the same file but for its version: 5 */
+	/* the same file but for its version: 6 */
 	testlib_read_file(index, &b);
-	ck_assert_uint_eq(mail_get_le32(b.data + 8), 6);
-	mail_put_le32(b.data + 8, 5);
+	ck_assert_uint_eq(mail_get_le32(b.data + 8), 7);
+	mail_put_le32(b.data + 8, 6);
 	testlib_write_file(index, b.data, b.len);
 	ck_assert_int_eq(mail_snapshot_read(mail_fs_posix(), index, &st, &end,
 	    &mark, &err), -1);
