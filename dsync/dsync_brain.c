@@ -1559,6 +1559,7 @@ remember(struct brain *br, struct mail_err *err)
 
 		st.peer_node = o->p->node;
 		st.mine = sd->mark;
+		sd->p->synced_mark = sd->mark;
 		st.peer = o->mark;
 		st.peer_log = o->head.log_id;
 		wire_state_encode(&st, &b);

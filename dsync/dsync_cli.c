@@ -34,7 +34,8 @@ static const char usage_text[] =
 "  -u USER mailbox list | mailbox status NAME\n"
 "  -u USER mailbox set NAME special-use|private-flags VALUE\n"
 "mail:\n"
-"  -u USER save [-m MAILBOX] [-f FLAG]... [-d UNIXTIME] < MESSAGE\n"
+"  -u USER save [-m MAILBOX] [-f FLAG]... [-d UNIXTIME]\n"
+"          [--wait-replicated[=N]] < MESSAGE\n"
 "  -u USER fetch -m MAILBOX UIDSET [body|flags|guid|size|date]...\n"
 "  -u USER flags add|remove|replace -m MAILBOX UIDSET FLAG...\n"
 "  -u USER expunge -m MAILBOX UIDSET\n"
@@ -42,7 +43,7 @@ static const char usage_text[] =
 "  -u USER metadata set|get|unset|list [-m MAILBOX [--uid UID]] [KEY [VALUE]]\n"
 "  -u USER acl set|delete|list -m MAILBOX [IDENTIFIER [RIGHTS]]\n"
 "inspection and repair:\n"
-"  -u USER | -A dump                     canonical text of what replicates\n"
+"  -u USER | -A dump [--clocks]          canonical text of what replicates\n"
 "  check [--repair]                      verify (and repair) the store\n"
 "  -u USER import maildir DIR | export maildir DIR\n"
 "  config [-n | -a]                      show settings\n"
@@ -50,10 +51,13 @@ static const char usage_text[] =
 "  sync [-u USER | -A] [OPTIONS] LOCATION_A LOCATION_B   two-way merge\n"
 "  backup [-u USER | -A] [OPTIONS] SOURCE DEST   DEST becomes equal to SOURCE\n"
 "      LOCATION: PATH | local:PATH | ssh://[USER@]HOST[:PORT]/PATH\n"
-"      OPTIONS: --stats --progress --no-progress --compress[=LEVEL]\n"
+"      OPTIONS: --stats --progress --no-progress --compress[=LEVEL] --full\n"
 "               --ssh-command CMD -i KEYFILE --known-hosts FILE\n"
 "               --accept-new-host-key --remote-dsync PATH --timeout SECONDS\n"
-"  server                                speak the sync protocol on stdin/stdout\n";
+"  server                                speak the sync protocol on stdin/stdout\n"
+"  replicator status [--json]            the local dsyncd's peers and queues\n"
+"  replicator replicate [-f] [-u USER | -A]   queue a sync (-f: full)\n"
+"  replicator pause|resume PEER\n";
 
 int
 dsync_fail(const struct mail_err *err)
@@ -307,6 +311,7 @@ static const struct {
 	{ "sync", dsync_cmd_sync, false },
 	{ "backup", dsync_cmd_sync, false },
 	{ "server", dsync_cmd_server, true },
+	{ "replicator", dsync_cmd_replicator, false },
 };
 
 static int

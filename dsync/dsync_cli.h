@@ -81,6 +81,12 @@ int	dsync_cmd_check(struct dsync_ctx *ctx, int argc, char **argv);
 int	dsync_cmd_import(struct dsync_ctx *ctx, int argc, char **argv);
 int	dsync_cmd_export(struct dsync_ctx *ctx, int argc, char **argv);
 int	dsync_cmd_config(struct dsync_ctx *ctx, int argc, char **argv);
+int	dsync_cmd_replicator(struct dsync_ctx *ctx, int argc, char **argv);
+/* Ask dsyncd to answer once n peers have user's changes up to modseq;
+ * warns on stderr (the message is stored either way) when they do not in
+ * replication_timeout or dsyncd can not be asked. */
+void	dsync_wait_replicated(struct dsync_ctx *ctx, const char *user,
+	    uint64_t modseq, unsigned long n);
 
 /* Maildir import/export (dsync_maildir.c). */
 int	dsync_maildir_import(struct dsync_ctx *ctx, const char *dir);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "dsync_cli.h"
+#include "mail_settings.h"
 #include "mail_uidset.h"
 
 /* Read all of stdin, up to the body size limit. */
@@ -69,6 +70,7 @@ dsync_cmd_save(struct dsync_ctx *ctx, int argc, char **argv)
 		{ "mailbox", required_argument, NULL, 'm' },
 		{ "flag", required_argument, NULL, 'f' },
 		{ "date", required_argument, NULL, 'd' },
+		{ "wait-replicated", optional_argument, NULL, 'W' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct mail_flag_list flags;
@@ -82,6 +84,9 @@ dsync_cmd_save(struct dsync_ctx *ctx, int argc, char **argv)
 	const char *mailbox = "INBOX";
 	char hex[MAIL_GUID_HEX];
 	uint32_t uid;
+	uint64_t modseq;
+	unsigned long wait_n = mail_settings_uint(ctx->conf, NULL,
+	    "replication_wait");
 	int c, ret = DSYNC_EXIT_ERROR;
 
 	memset(&flags, 0, sizeof(flags));
@@ -115,9 +120,24 @@ dsync_cmd_save(struct dsync_ctx *ctx, int argc, char **argv)
 			}
 			so.has_idate = true;
 			break;
+		case 'W':
+			wait_n = 1;
+			if (optarg != NULL) {
+				errno = 0;
+				wait_n = strtoul(optarg, &end, 10);
+				if (errno != 0 || *end != '\0' ||
+				    end == optarg || wait_n < 1 ||
+				    wait_n > 64) {
+					ret = dsync_usage("--wait-replicated "
+					    "takes 1..64 peers, not '%s'",
+					    optarg);
+					goto out;
+				}
+			}
+			break;
 		default:
 			ret = dsync_usage("save [-m MAILBOX] [-f FLAG]... "
-			    "[-d UNIXTIME] < MESSAGE");
+			    "[-d UNIXTIME] [--wait-replicated[=N]] < MESSAGE");
 			goto out;
 		}
 	}
@@ -141,10 +161,18 @@ dsync_cmd_save(struct dsync_ctx *ctx, int argc, char **argv)
 		goto fail;
 	so.flags = &flags;
 	if (mail_op_save(t, mb, msg.data, msg.len, &so, &uid, &guid,
-	    &err) < 0 || mail_txn_commit(&t, &err) < 0)
+	    &err) < 0)
+		goto fail;
+	modseq = mail_txn_modseq(t);
+	if (mail_txn_commit(&t, &err) < 0)
 		goto fail;
 	printf("uid %u guid %s\n", uid, mail_guid_to_hex(&guid, hex));
 	ret = 0;
+	if (wait_n > 0) {
+		fflush(stdout);
+		dsync_wait_replicated(ctx, mail_user_name(m.owner), modseq,
+		    wait_n);
+	}
 	goto out;
 fail:
 	ret = dsync_fail(&err);

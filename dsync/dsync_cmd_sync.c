@@ -52,7 +52,7 @@ print_stats(const struct dsync_peer *a, const struct dsync_peer *b,
 enum {
 	OPT_STATS = 256, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_COMPRESS,
 	OPT_SSH_COMMAND, OPT_KNOWN_HOSTS, OPT_ACCEPT_NEW, OPT_REMOTE_DSYNC,
-	OPT_TIMEOUT,
+	OPT_TIMEOUT, OPT_FULL,
 };
 
 static const struct option sync_options[] = {
@@ -65,6 +65,7 @@ static const struct option sync_options[] = {
 	{ "accept-new-host-key", no_argument, NULL, OPT_ACCEPT_NEW },
 	{ "remote-dsync", required_argument, NULL, OPT_REMOTE_DSYNC },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "full", no_argument, NULL, OPT_FULL },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -114,6 +115,9 @@ dsync_cmd_sync(struct dsync_ctx *ctx, int argc, char **argv)
 			break;
 		case OPT_STATS:
 			stats = true;
+			break;
+		case OPT_FULL:
+			so.full = true;
 			break;
 		case OPT_PROGRESS:
 			so.progress = true;

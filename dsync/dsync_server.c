@@ -929,11 +929,14 @@ handle_open(struct server *s, const struct wire_frame *f, struct mail_err *err)
 	memset(&h, 0, sizeof(h));
 	ret = mail_user_open(s->store, name, false, &s->user, err);
 	if (ret < 0 && err->code == MAIL_ERR_NOTFOUND && create) {
-		if (mail_store_user_add(s->store, name, err) == 0) {
+		ret = mail_store_user_add(s->store, name, err);
+		if (ret == 0)
 			h.created = true;
+		/* another sync (another node's daemon) may have made it
+		 * a moment ago: that is the same user */
+		if (ret == 0 || err->code == MAIL_ERR_EXISTS)
 			ret = mail_user_open(s->store, name, false, &s->user,
 			    err);
-		}
 	}
 	free(name);
 	if (ret < 0) {

@@ -51,6 +51,9 @@ struct dsync_peer {
 	uint64_t features;
 	uint64_t msgs_in, bytes_in;	/* messages and body bytes it got */
 	uint64_t changes_in;		/* changes to messages it had */
+	uint64_t synced_mark;		/* after dsync_brain_user: its changes
+					 * up to this modseq (of the user just
+					 * synced) are on the other side */
 };
 
 struct dsync_sync_opts {

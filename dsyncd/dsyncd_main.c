@@ -1,0 +1,426 @@
+/*
+ * dsyncd_main.c: the replication daemon's process: configuration, the
+ * event loop, the users and their change logs (one inotify instance for
+ * all of them, one more for new users), signals and systemd readiness.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include "dsyncd.h"
+#include "log.h"
+#include "mail_settings.h"
+
+#define DEFAULT_CONFIG	"/etc/dsync/dsync.conf"
+
+uint64_t
+dsyncd_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: dsyncd [-c CONFIG] [-F]\n");
+	exit(2);
+}
+
+/* ---- users ---- */
+
+ssize_t
+dsyncd_user_find(struct dsyncd *d, const char *name, bool add)
+{
+	struct mail_err err;
+	char *dir;
+	int id;
+
+	/* linear: users are added once; lookups by name come only from
+	 * the control socket */
+	for (size_t i = 0; i < d->n_users; i++) {
+		if (strcmp(d->users[i].name, name) == 0)
+			return (ssize_t)i;
+	}
+	if (!add)
+		return -1;
+	dir = mail_xasprintf("%s/users/%s", d->store_path, name);
+	id = mail_watch_add_dir(d->watch, dir, &err);
+	free(dir);
+	if (id < 0) {
+		log_warnx("user \"%s\": %s (its changes are pushed only by "
+		    "full syncs)", name, err.msg);
+		return -1;
+	}
+	if ((size_t)id != d->n_users)
+		fatalx("watch id %d for user %zu", id, d->n_users);
+	d->users = mail_xgrow(d->users, &d->cap_users, d->n_users + 1,
+	    sizeof(*d->users));
+	d->users[d->n_users].name = mail_xstrdup(name);
+	d->n_users++;
+	dsyncd_peers_grow(d);
+	return (ssize_t)(d->n_users - 1);
+}
+
+/* Add the store's users we do not know yet; queue them if queue. */
+void
+dsyncd_scan_users(struct dsyncd *d, bool queue)
+{
+	struct mail_err err;
+	char **names;
+	size_t n;
+
+	if (mail_store_user_list(d->store, &names, &n, &err) < 0) {
+		log_warnx("listing users: %s", err.msg);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t before = d->n_users;
+		ssize_t u = dsyncd_user_find(d, names[i], true);
+
+		if (u >= 0 && (size_t)u >= before && queue) {
+			log_info("user \"%s\": new", names[i]);
+			dsyncd_queue_user(d, (size_t)u, false);
+		}
+	}
+	mail_store_user_list_free(names, n);
+}
+
+static void
+logs_changed(struct mail_loop *loop, int fd, unsigned events, void *ctx)
+{
+	struct dsyncd *d = ctx;
+	struct mail_err err;
+	int id, r;
+
+	(void)loop;
+	(void)fd;
+	(void)events;
+	while ((r = mail_watch_wait(d->watch, 0, &id, &err)) > 0) {
+		if ((size_t)id < d->n_users)
+			dsyncd_queue_user(d, (size_t)id, false);
+	}
+	if (r < 0)
+		fatalx("watching the change logs: %s", err.msg);
+}
+
+static void
+users_changed(struct mail_loop *loop, int fd, unsigned events, void *ctx)
+{
+	struct dsyncd *d = ctx;
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+
+	(void)loop;
+	(void)events;
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	dsyncd_scan_users(d, true);
+}
+
+/* ---- signals ---- */
+
+static void
+on_signal(struct mail_loop *loop, int fd, unsigned events, void *ctx)
+{
+	struct dsyncd *d = ctx;
+	struct signalfd_siginfo si;
+
+	(void)events;
+	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGCHLD:
+			for (;;) {
+				int status;
+				pid_t pid = waitpid(-1, &status, WNOHANG);
+
+				if (pid <= 0)
+					break;
+				dsyncd_peer_exited(d, pid, status);
+			}
+			break;
+		case SIGTERM:
+		case SIGINT:
+			log_info("stopping (signal %u)", si.ssi_signo);
+			mail_loop_stop(loop);
+			break;
+		case SIGHUP:
+			/* settings are read at start: say so instead of
+			 * half-applying a changed file */
+			log_info("SIGHUP: restart dsyncd to apply a changed "
+			    "configuration");
+			break;
+		}
+	}
+}
+
+static int
+signals_setup(struct dsyncd *d, struct mail_err *err)
+{
+	sigset_t set;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return mail_err_sys(err, errno, "sigprocmask");
+	d->signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (d->signal_fd < 0)
+		return mail_err_sys(err, errno, "signalfd");
+	return 0;
+}
+
+/* ---- systemd ---- */
+
+/* sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET. */
+static void
+notify_systemd(const char *state)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa;
+	size_t len;
+	int fd;
+
+	if (path == NULL || (path[0] != '/' && path[0] != '@') ||
+	    (len = strlen(path)) >= sizeof(sa.sun_path))
+		return;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, path, len);
+	if (sa.sun_path[0] == '@')
+		sa.sun_path[0] = '\0';	/* abstract namespace */
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return;
+	if (sendto(fd, state, strlen(state), 0, (struct sockaddr *)&sa,
+	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)) < 0)
+		log_warn("notifying systemd");
+	close(fd);
+}
+
+/* ---- configuration ---- */
+
+/* The dsync binary that serves the local store: the one installed next
+ * to us, else the first in PATH. */
+static const char *
+find_dsync(void)
+{
+	static char path[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 7);
+	char *slash;
+
+	if (n > 0) {
+		path[n] = '\0';
+		if ((slash = strrchr(path, '/')) != NULL) {
+			strcpy(slash + 1, "dsync");
+			if (access(path, X_OK) == 0)
+				return path;
+		}
+	}
+	return "dsync";
+}
+
+static int
+load_config(struct dsyncd *d, const char *path, struct mail_err *err)
+{
+	const struct mail_conf *c;
+	size_t np = 0;
+
+	if (mail_conf_load(path, &d->conf, err) < 0 ||
+	    mail_settings_check(d->conf, err) < 0)
+		return -1;
+	c = d->conf;
+	d->conf_path = path;
+	d->store_path = mail_settings_str(c, NULL, "store");
+	d->node_name = mail_settings_str(c, NULL, "node");
+	d->control_path = mail_settings_str(c, NULL, "control_socket");
+	d->batch_delay_ms = mail_settings_duration_ms(c, NULL, "batch_delay");
+	d->retry_min_ms = mail_settings_duration_ms(c, NULL, "retry_min");
+	d->retry_max_ms = mail_settings_duration_ms(c, NULL, "retry_max");
+	d->full_interval_ms = mail_settings_duration_ms(c, NULL,
+	    "full_sync_interval");
+	if (d->retry_min_ms == 0)
+		d->retry_min_ms = 1;
+	for (size_t i = 0; i < c->n; i++)
+		np += strcmp(c->sections[i].kind, "peer") == 0;
+	d->peers = mail_xcalloc(np + 1, sizeof(*d->peers));
+	for (size_t i = 0; i < c->n; i++) {
+		const struct mail_conf_section *s = &c->sections[i];
+		struct dsyncd_peer *p;
+		const char *v;
+
+		if (strcmp(s->kind, "peer") != 0)
+			continue;
+		p = &d->peers[d->n_peers++];
+		p->conf.name = s->name;
+		p->conf.url = mail_settings_str(c, s, "url");
+		v = mail_settings_str(c, s, "ssh_command");
+		p->conf.ssh_command = v[0] != '\0' ? v : NULL;
+		v = mail_settings_str(c, s, "identity_file");
+		p->conf.identity = v[0] != '\0' ? v : NULL;
+		v = mail_settings_str(c, s, "passphrase_file");
+		if (v[0] != '\0')
+			return mail_err_set(err, MAIL_ERR_PARAM, "%s: peer %s: "
+			    "passphrase_file is not supported yet: use a key "
+			    "without a passphrase or an ssh-agent", path,
+			    s->name);
+		v = mail_settings_str(c, s, "known_hosts");
+		p->conf.known_hosts = v[0] != '\0' ? v : NULL;
+		p->conf.remote_dsync = mail_settings_str(c, s, "remote_dsync");
+		p->conf.accept_new = mail_settings_bool(c, s,
+		    "accept_new_host_key");
+		p->conf.compress = (int)mail_settings_uint(c, s, "compress");
+		p->conf.timeout_ms = (int)mail_settings_duration_ms(c, s,
+		    "timeout");
+		p->paused = mail_settings_bool(c, s, "paused");
+	}
+	return 0;
+}
+
+/* Become mail_user (when started as root): the store, the SSH keys and
+ * the peers' known_hosts are that user's. The control socket, bound
+ * before, stays reachable by root and by that user's group. */
+static void
+drop_privileges(struct dsyncd *d, const char *user)
+{
+	struct passwd *pw;
+
+	if (user[0] == '\0')
+		return;
+	if ((pw = getpwnam(user)) == NULL)
+		fatalx("mail_user '%s': no such user", user);
+	if (geteuid() != 0) {
+		if (geteuid() != pw->pw_uid)
+			fatalx("mail_user is '%s' but dsyncd runs as uid %d "
+			    "(start it as root or as that user)", user,
+			    (int)geteuid());
+		return;
+	}
+	if (chown(d->control_path, 0, pw->pw_gid) < 0)
+		fatal("chown '%s'", d->control_path);
+	if (initgroups(user, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
+	    setuid(pw->pw_uid) < 0)
+		fatal("becoming user '%s'", user);
+	setenv("HOME", pw->pw_dir, 1);
+	setenv("USER", user, 1);
+}
+
+/* ---- main ---- */
+
+static int
+setup(struct dsyncd *d, struct mail_err *err)
+{
+	char *dir;
+
+	if (mail_loop_new(&d->loop, err) < 0 ||
+	    mail_watch_new(&d->watch, err) < 0 ||
+	    signals_setup(d, err) < 0)
+		return -1;
+	d->users_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (d->users_fd < 0)
+		return mail_err_sys(err, errno, "inotify_init1");
+	dir = mail_xasprintf("%s/users", d->store_path);
+	if (inotify_add_watch(d->users_fd, dir, IN_CREATE | IN_MOVED_TO |
+	    IN_ONLYDIR) < 0) {
+		mail_err_sys(err, errno, "inotify_add_watch '%s'", dir);
+		free(dir);
+		return -1;
+	}
+	free(dir);
+	if (mail_loop_add_fd(d->loop, mail_watch_fd(d->watch), MAIL_EV_READ,
+	    logs_changed, d, err) < 0 ||
+	    mail_loop_add_fd(d->loop, d->users_fd, MAIL_EV_READ, users_changed,
+	    d, err) < 0 ||
+	    mail_loop_add_fd(d->loop, d->signal_fd, MAIL_EV_READ, on_signal, d,
+	    err) < 0)
+		return -1;
+	d->started_ms = dsyncd_wall_ms();
+	d->dsync_path = find_dsync();
+	dsyncd_scan_users(d, false);
+	for (size_t i = 0; i < d->n_peers; i++)
+		dsyncd_peer_init(d, &d->peers[i]);
+	return dsyncd_ctl_start(d, err);
+}
+
+int
+dsyncd_main(int argc, char **argv)
+{
+	struct dsyncd d;
+	struct mail_err err;
+	const char *config = DEFAULT_CONFIG;
+	bool foreground = false;
+	enum log_level level;
+	int c;
+
+	while ((c = getopt(argc, argv, "c:Fh")) != -1) {
+		switch (c) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'F':
+			foreground = true;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	memset(&d, 0, sizeof(d));
+	d.users_fd = d.signal_fd = d.ctl_fd = -1;
+	log_init("dsyncd", false, LOG_LEVEL_INFO);
+	if (load_config(&d, config, &err) < 0)
+		fatalx("%s", err.msg);
+	if (log_level_parse(mail_settings_str(d.conf, NULL, "log_level"),
+	    &level) < 0)
+		level = LOG_LEVEL_INFO;
+	if (d.n_peers == 0)
+		log_warnx("%s: no peer sections: nothing to replicate to",
+		    config);
+	if (dsyncd_ctl_listen(&d, &err) < 0)
+		fatalx("%s", err.msg);
+	drop_privileges(&d, mail_settings_str(d.conf, NULL, "mail_user"));
+	if (mail_store_open(d.store_path, NULL, &d.store, &err) < 0)
+		fatalx("store '%s': %s", d.store_path, err.msg);
+	if (!foreground) {
+		/* errors so far went to the terminal; from here on, the
+		 * configured log */
+		if (daemon(0, 0) < 0)
+			fatal("daemon");
+		log_init("dsyncd", strcmp(mail_settings_str(d.conf, NULL,
+		    "log"), "syslog") == 0, level);
+	} else
+		log_init("dsyncd", false, level);
+	if (setup(&d, &err) < 0)
+		fatalx("%s", err.msg);
+	for (size_t i = 0; i < d.n_peers; i++)
+		dsyncd_peer_start(&d.peers[i]);
+	log_info("node %s: replicating store %s with %zu peers, %zu users",
+	    d.node_name, d.store_path, d.n_peers, d.n_users);
+	notify_systemd("READY=1");
+	if (mail_loop_run(d.loop, &err) < 0)
+		log_warnx("event loop: %s", err.msg);
+	notify_systemd("STOPPING=1");
+	dsyncd_peers_stop(&d);
+	dsyncd_ctl_close(&d);
+	log_info("stopped");
+	return 0;
+}
