@@ -179,7 +179,7 @@ mailbox_list(struct dsync_ctx *ctx)
 		}
 		mail_user_close(&u);
 	}
-	qsort(names, n, sizeof(char *), cmp_name);
+	mail_qsort(names, n, sizeof(char *), cmp_name);
 	for (size_t i = 0; i < n; i++) {
 		printf("%s\n", names[i]);
 		free(names[i]);

@@ -146,7 +146,7 @@ dsync_cmd_metadata(struct dsync_ctx *ctx, int argc, char **argv)
 			    strcmp(arr[i].user, ctx->user) == 0))
 				v[k++] = &arr[i];
 		}
-		qsort(v, k, sizeof(*v), cmp_meta_key);
+		mail_qsort(v, k, sizeof(*v), cmp_meta_key);
 		for (size_t i = 0; i < k; i++) {
 			mail_buf_printf(&out, "%s ", v[i]->key);
 			mail_dump_quote(&out, v[i]->value, v[i]->value_len);

@@ -465,7 +465,7 @@ imp_scan_folder(struct imp *im, const char *dir, const char *name,
 		ret = 0;	/* qsort() must not see the NULL of no messages */
 		goto out;
 	}
-	qsort(f->msgs, f->n_msgs, sizeof(*f->msgs), imp_cmp_msg);
+	mail_qsort(f->msgs, f->n_msgs, sizeof(*f->msgs), imp_cmp_msg);
 	for (size_t i = 1; i < f->n_msgs; i++) {
 		if (f->msgs[i].rec != NULL &&
 		    f->msgs[i].rec == f->msgs[i - 1].rec) {
@@ -475,7 +475,7 @@ imp_scan_folder(struct imp *im, const char *dir, const char *name,
 			f->msgs[i].rec = NULL;
 		}
 	}
-	qsort(f->msgs, f->n_msgs, sizeof(*f->msgs), imp_cmp_msg);
+	mail_qsort(f->msgs, f->n_msgs, sizeof(*f->msgs), imp_cmp_msg);
 	ret = 0;
 out:
 	if (fd != -1)
@@ -560,7 +560,7 @@ imp_scan(struct imp *im, struct mail_err *err)
 	/* sorted, so the import's order (and its output on failure) does
 	 * not depend on readdir(); ".A&AOQ-" and ".Aä" (UTF-8) both decode
 	 * to "Aä" and would merge silently, so duplicates are errors */
-	qsort(im->folders, im->n_folders, sizeof(*im->folders),
+	mail_qsort(im->folders, im->n_folders, sizeof(*im->folders),
 	    imp_cmp_folder);
 	for (size_t i = 1; i < im->n_folders; i++) {
 		if (strcmp(im->folders[i].name, im->folders[i - 1].name) == 0) {
@@ -1387,7 +1387,7 @@ dsync_maildir_export(struct dsync_ctx *ctx, const char *dir)
 		if (!st->mailboxes[i]->deleted)
 			mbs[n_mbs++] = st->mailboxes[i];
 	}
-	qsort(mbs, n_mbs, sizeof(*mbs), exp_cmp_mailbox);
+	mail_qsort(mbs, n_mbs, sizeof(*mbs), exp_cmp_mailbox);
 	/* The user's state was loaded once, without a lock: the export is
 	 * a consistent view as of that moment, even if mail arrives while
 	 * it runs. */

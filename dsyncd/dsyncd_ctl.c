@@ -476,6 +476,18 @@ dsyncd_ctl_start(struct dsyncd *d, struct mail_err *err)
 void
 dsyncd_ctl_close(struct dsyncd *d)
 {
+	/* waiters hear that no answer will come */
+	while (d->waiters != NULL) {
+		struct dsyncd_waiter *w = d->waiters;
+		struct mail_buf b = MAIL_BUF_INIT;
+
+		d->waiters = w->next;
+		mail_timer_del(&w->timer);
+		mail_buf_append_str(&b, "ERR dsyncd is stopping\n");
+		client_answer(w->c, &b);
+		mail_buf_free(&b);
+		free(w);
+	}
 	if (d->ctl_fd < 0)
 		return;
 	mail_loop_del_fd(d->loop, d->ctl_fd);

@@ -4,7 +4,7 @@
  * peer at a time; a user queued again while in flight or waiting is one
  * entry. A worker that fails or dies is restarted after a backoff that
  * doubles from retry_min to retry_max and resets once it connects; what
- * it was doing goes back to the front of the queue.
+ * it was doing goes back to the queue.
  */
 #include <errno.h>
 #include <signal.h>
@@ -122,7 +122,7 @@ dsyncd_peer_lag_ms(const struct dsyncd_peer *p, uint64_t now)
 /* ---- the queue ---- */
 
 static void
-queue_push(struct dsyncd_peer *p, uint32_t u, bool front)
+queue_push(struct dsyncd_peer *p, uint32_t u)
 {
 	if (p->q_len == p->q_cap) {
 		size_t cap = p->q_cap == 0 ? 64 : p->q_cap * 2;
@@ -135,17 +135,12 @@ queue_push(struct dsyncd_peer *p, uint32_t u, bool front)
 		p->q_cap = cap;
 		p->q_head = 0;
 	}
-	if (front) {
-		p->q_head = (p->q_head + p->q_cap - 1) % p->q_cap;
-		p->queue[p->q_head] = u;
-	} else
-		p->queue[(p->q_head + p->q_len) % p->q_cap] = u;
+	p->queue[(p->q_head + p->q_len) % p->q_cap] = u;
 	p->q_len++;
 }
 
 static void
-queue_user_at(struct dsyncd_peer *p, size_t u, bool full, uint64_t at,
-    bool front)
+queue_user_at(struct dsyncd_peer *p, size_t u, bool full, uint64_t at)
 {
 	if (u >= p->n_users)
 		dsyncd_peers_grow(p->d);
@@ -158,13 +153,13 @@ queue_user_at(struct dsyncd_peer *p, size_t u, bool full, uint64_t at,
 	p->queued[u] = true;
 	p->queued_full[u] = full;
 	p->queued_at[u] = at;
-	queue_push(p, (uint32_t)u, front);
+	queue_push(p, (uint32_t)u);
 }
 
 void
 dsyncd_peer_queue_user(struct dsyncd_peer *p, size_t u, bool full)
 {
-	queue_user_at(p, u, full, mail_loop_now_ms(p->d->loop), false);
+	queue_user_at(p, u, full, mail_loop_now_ms(p->d->loop));
 	peer_dispatch(p);
 }
 
@@ -287,8 +282,15 @@ worker_line(struct dsyncd_peer *p, char *line)
 		/* "ok MODSEQ USER" */
 		char *end;
 		uint64_t mark = strtoull(line + 3, &end, 10);
-		ssize_t u = *end == ' ' ?
-		    dsyncd_user_find(p->d, end + 1, false) : -1;
+		const char *name = *end == ' ' ? end + 1 : "";
+		ssize_t u;
+
+		/* the user in flight, or (in an "all" round) any */
+		if (p->busy_user >= 0 &&
+		    strcmp(p->d->users[p->busy_user].name, name) == 0)
+			u = p->busy_user;
+		else
+			u = dsyncd_user_find(p->d, name, false);
 
 		log_debug("peer %s: synced user \"%s\"", p->conf.name,
 		    *end == ' ' ? end + 1 : line + 3);
@@ -464,9 +466,11 @@ dsyncd_peer_exited(struct dsyncd *d, pid_t pid, int status)
 		return;		/* a grandchild's zombie never comes here */
 	p->pid = 0;
 	worker_close(p);
+	/* at the back: a user that fails every time must not hold up the
+	 * others */
 	if (p->busy_user >= 0)
 		queue_user_at(p, (size_t)p->busy_user, p->busy_full,
-		    p->busy_queued_at, true);
+		    p->busy_queued_at);
 	else if (p->busy_user == -2 && !p->all_queued) {
 		p->all_queued = true;
 		p->all_full = p->busy_full;

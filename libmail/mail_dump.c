@@ -109,7 +109,7 @@ dump_meta(struct mail_buf *out, const char *indent, const char *level,
 		if (m[i].has_value || (flags & MAIL_DUMP_CLOCKS))
 			v[k++] = &m[i];
 	}
-	qsort(v, k, sizeof(*v), cmp_meta);
+	mail_qsort(v, k, sizeof(*v), cmp_meta);
 	for (size_t i = 0; i < k; i++) {
 		mail_buf_printf(out, "%smeta %s ", indent, level);
 		if (v[i]->uid != 0)
@@ -142,7 +142,7 @@ dump_keywords(struct mail_buf *out, const struct mail_mailbox *mb,
 		if (mask & ((uint64_t)1 << k))
 			names[n++] = mb->keywords[k];
 	}
-	qsort(names, n, sizeof(names[0]), cmp_str);
+	mail_qsort(names, n, sizeof(names[0]), cmp_str);
 	mail_buf_append_str(out, "(");
 	for (size_t i = 0; i < n; i++)
 		mail_buf_printf(out, "%s%s", i > 0 ? " " : "", names[i]);
@@ -170,7 +170,7 @@ dump_acl(struct mail_buf *out, const struct mail_mailbox *mb, unsigned flags)
 
 	if (mb->n_acl > 0)
 		memcpy(acl, mb->acl, mb->n_acl * sizeof(*acl));
-	qsort(acl, mb->n_acl, sizeof(*acl), cmp_acl);
+	mail_qsort(acl, mb->n_acl, sizeof(*acl), cmp_acl);
 	for (size_t i = 0; i < mb->n_acl; i++) {
 		if (acl[i].rights[0] == '\0' && !(flags & MAIL_DUMP_CLOCKS))
 			continue;
@@ -241,7 +241,7 @@ dump_mailbox(struct mail_buf *out, const struct mail_mailbox *mb,
 	pvt = mail_xcalloc(mb->n_pvt + 1, sizeof(*pvt));
 	if (mb->n_pvt > 0)
 		memcpy(pvt, mb->pvt, mb->n_pvt * sizeof(*pvt));
-	qsort(pvt, mb->n_pvt, sizeof(*pvt), cmp_pvt_user);
+	mail_qsort(pvt, mb->n_pvt, sizeof(*pvt), cmp_pvt_user);
 	for (size_t p = 0; p < mb->n_pvt; p++) {
 		for (size_t i = 0; i < pvt[p].n; i++) {
 			const struct mail_pvt_entry *e = &pvt[p].v[i];
@@ -310,7 +310,7 @@ mail_dump_state_flags(const char *user, const struct mail_state *st,
 		if (!st->mailboxes[i]->deleted || (flags & MAIL_DUMP_CLOCKS))
 			mbs[n++] = st->mailboxes[i];
 	}
-	qsort(mbs, n, sizeof(*mbs), cmp_mailbox);
+	mail_qsort(mbs, n, sizeof(*mbs), cmp_mailbox);
 	for (size_t i = 0; i < n; i++)
 		dump_mailbox(out, mbs[i], flags);
 	free(mbs);

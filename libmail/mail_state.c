@@ -417,7 +417,7 @@ tomb_merge(struct mail_mailbox *mb, struct mail_tomb *add, size_t n)
 		(void)tomb_add(mb, &add[0].key, add[0].modseq);
 		return;
 	}
-	qsort(add, n, sizeof(*add), cmp_tomb);
+	mail_qsort(add, n, sizeof(*add), cmp_tomb);
 	out = mail_xcalloc(cap, sizeof(*out));
 	while (i < mb->n_tombs || k < n) {
 		int c = i == mb->n_tombs ? 1 : k == n ? -1 :
@@ -1230,7 +1230,7 @@ mail_mailbox_acl_sorted(const struct mail_mailbox *mb, size_t *n_r)
 		if (mb->acl[i].rights[0] != '\0')
 			v[n++] = &mb->acl[i];
 	}
-	qsort(v, n, sizeof(*v), cmp_acl_ptr);
+	mail_qsort(v, n, sizeof(*v), cmp_acl_ptr);
 	*n_r = n;
 	return v;
 }

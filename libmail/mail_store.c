@@ -360,7 +360,7 @@ mail_store_user_list(struct mail_store *s, char ***names_r, size_t *n_r,
 	}
 	closedir(d);
 	free(path);
-	qsort(names, n, sizeof(*names), cmp_str);
+	mail_qsort(names, n, sizeof(*names), cmp_str);
 	*names_r = names;
 	*n_r = n;
 	return 0;

@@ -6,6 +6,7 @@
 #define MAIL_UTIL_H
 
 #include <stddef.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -25,6 +26,15 @@ void	*mail_xcalloc(size_t nmemb, size_t size);
 void	*mail_xrealloc(void *p, size_t n);
 /* Grow an array to hold at least want elements; *cap is updated. */
 void	*mail_xgrow(void *p, size_t *cap, size_t want, size_t elem);
+/* qsort() that accepts an empty array, which may be NULL (qsort's
+ * pointer must never be NULL, even for zero elements). */
+static inline void
+mail_qsort(void *v, size_t n, size_t size, int (*cmp)(const void *,
+    const void *))
+{
+	if (n > 1)
+		qsort(v, n, size, cmp);
+}
 char	*mail_xstrdup(const char *s);
 char	*mail_xstrndup(const char *s, size_t n);
 /* Allocate a formatted string (caller frees). */
