@@ -992,6 +992,11 @@ handle_state_set(struct server *s, const struct wire_frame *f,
 	ss.mine = ws.mine;
 	ss.peer = ws.peer;
 	ss.peer_log = ws.peer_log;
+	/* the log's size goes with mine only when mine is its last record
+	 * we know of; a record another writer added makes the file larger,
+	 * so the size then tells the truth too */
+	ss.log_size = ws.mine == state(s)->modseq ?
+	    mail_user_log_end(s->user) : 0;
 	if (mail_syncstate_set(s->user, ws.peer_node, &ss, err) < 0)
 		return -1;
 	return send_simple(s, WIRE_MSG_OK, err);

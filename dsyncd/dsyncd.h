@@ -121,6 +121,9 @@ void	dsyncd_peers_stop(struct dsyncd *d);
 /* A worker exited (from the SIGCHLD handler's reaping). */
 void	dsyncd_peer_exited(struct dsyncd *d, pid_t pid, int status);
 size_t	dsyncd_peer_queue_len(const struct dsyncd_peer *p);
+/* Whether the peer has every change of user's log (its sync state says
+ * so, and the log has not grown since): then there is nothing to push. */
+bool	dsyncd_peer_has_all(const struct dsyncd_peer *p, size_t user);
 /* Age in ms of the oldest change not yet pushed (0: none). */
 uint64_t dsyncd_peer_lag_ms(const struct dsyncd_peer *p, uint64_t now_ms);
 const char *dsyncd_peer_state_name(const struct dsyncd_peer *p);

@@ -114,8 +114,14 @@ logs_changed(struct mail_loop *loop, int fd, unsigned events, void *ctx)
 	(void)fd;
 	(void)events;
 	while ((r = mail_watch_wait(d->watch, 0, &id, &err)) > 0) {
-		if ((size_t)id < d->n_users)
-			dsyncd_queue_user(d, (size_t)id, false);
+		if ((size_t)id >= d->n_users)
+			continue;
+		for (size_t i = 0; i < d->n_peers; i++) {
+			struct dsyncd_peer *p = &d->peers[i];
+
+			if (!dsyncd_peer_has_all(p, (size_t)id))
+				dsyncd_peer_queue_user(p, (size_t)id, false);
+		}
 	}
 	if (r < 0)
 		fatalx("watching the change logs: %s", err.msg);

@@ -17,6 +17,7 @@
 
 #include "dsyncd.h"
 #include "log.h"
+#include "mail_syncstate.h"
 
 #define PEER_LINE_MAX	4096
 
@@ -120,6 +121,24 @@ dsyncd_peer_lag_ms(const struct dsyncd_peer *p, uint64_t now)
 }
 
 /* ---- the queue ---- */
+
+bool
+dsyncd_peer_has_all(const struct dsyncd_peer *p, size_t u)
+{
+	char *dir;
+	bool yes;
+
+	/* A change a peer's sync just wrote here is not news to that peer:
+	 * the sync state it left says so, and pushing it back would be an
+	 * exchange of heads per change and per peer. */
+	if (p->remote_node == 0)
+		return false;
+	dir = mail_xasprintf("%s/users/%s", p->d->store_path,
+	    p->d->users[u].name);
+	yes = mail_syncstate_peer_has_all(dir, p->remote_node);
+	free(dir);
+	return yes;
+}
 
 static void
 queue_push(struct dsyncd_peer *p, uint32_t u)
@@ -230,20 +249,26 @@ peer_dispatch(struct dsyncd_peer *p)
 		peer_send(p, p->all_full ? "fullall" : "all", NULL);
 		return;
 	}
-	if (p->q_len == 0)
-		return;
-	u = p->queue[p->q_head];
-	if (p->queued_at[u] + d->batch_delay_ms > now) {
-		/* gather more changes first */
-		if (p->retry_timer == NULL)
-			p->retry_timer = mail_timer_add(d->loop,
-			    p->queued_at[u] + d->batch_delay_ms - now,
-			    dispatch_due, p);
-		return;
+	for (;;) {
+		if (p->q_len == 0)
+			return;
+		u = p->queue[p->q_head];
+		if (p->queued_at[u] + d->batch_delay_ms > now) {
+			/* gather more changes first */
+			if (p->retry_timer == NULL)
+				p->retry_timer = mail_timer_add(d->loop,
+				    p->queued_at[u] + d->batch_delay_ms - now,
+				    dispatch_due, p);
+			return;
+		}
+		p->q_head = (p->q_head + 1) % p->q_cap;
+		p->q_len--;
+		p->queued[u] = false;
+		/* the sync state may have been written since the change was
+		 * seen: then whoever synced it left the peer with it */
+		if (p->queued_full[u] || !dsyncd_peer_has_all(p, u))
+			break;
 	}
-	p->q_head = (p->q_head + 1) % p->q_cap;
-	p->q_len--;
-	p->queued[u] = false;
 	p->busy_user = u;
 	p->busy_full = p->queued_full[u];
 	p->busy_since = now;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "mail_log.h"
 #include "mail_syncstate.h"
@@ -71,14 +72,45 @@ mail_syncstate_get(struct mail_user *user, uint64_t peer_node,
 		mail_err_clear(err);
 	} else {
 		text = mail_buf_steal_str(&b);
+		/* log_size is newer: a state without it is still good */
 		*found_r = sscanf(text, "mine %" SCNu64 " peer %" SCNu64
-		    " peer_log %" SCNx64, &st->mine, &st->peer,
-		    &st->peer_log) == 3;
+		    " peer_log %" SCNx64 " log_size %" SCNu64, &st->mine,
+		    &st->peer, &st->peer_log, &st->log_size) >= 3;
 		free(text);
 	}
 	mail_buf_free(&b);
 	free(path);
 	return 0;
+}
+
+bool
+mail_syncstate_peer_has_all(const char *user_dir, uint64_t peer_node)
+{
+	char *path = mail_xasprintf("%s/sync/%016" PRIx64, user_dir,
+	    peer_node);
+	char text[256];
+	struct mail_syncstate st;
+	struct stat log;
+	ssize_t n = -1;
+	int fd;
+
+	memset(&st, 0, sizeof(st));
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		n = read(fd, text, sizeof(text) - 1);
+		close(fd);
+	}
+	free(path);
+	if (n <= 0)
+		return false;
+	text[n] = '\0';
+	if (sscanf(text, "mine %" SCNu64 " peer %" SCNu64 " peer_log %"
+	    SCNx64 " log_size %" SCNu64, &st.mine, &st.peer, &st.peer_log,
+	    &st.log_size) != 4 || st.log_size == 0)
+		return false;
+	path = mail_xasprintf("%s/log", user_dir);
+	n = stat(path, &log);
+	free(path);
+	return n == 0 && (uint64_t)log.st_size == st.log_size;
 }
 
 /* Remove temp files a writer killed mid-write left in dir: their writer
@@ -121,7 +153,8 @@ mail_syncstate_set(struct mail_user *user, uint64_t peer_node,
 	char *dir = state_dir(user);
 	char *path = state_path(user, peer_node);
 	char *text = mail_xasprintf("mine %" PRIu64 " peer %" PRIu64
-	    " peer_log %016" PRIx64 "\n", st->mine, st->peer, st->peer_log);
+	    " peer_log %016" PRIx64 " log_size %" PRIu64 "\n", st->mine,
+	    st->peer, st->peer_log, st->log_size);
 	int ret = -1;
 
 	if (mail_fs_mkdir(fs, dir, false, err) == 0) {

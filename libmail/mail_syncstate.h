@@ -17,6 +17,10 @@ struct mail_syncstate {
 	uint64_t mine;		/* the peer has our changes up to this */
 	uint64_t peer;		/* we have the peer's changes up to this */
 	uint64_t peer_log;	/* the peer's log id back then */
+	uint64_t log_size;	/* our log's size when mine was its last
+				 * record, 0 unknown: a daemon compares it
+				 * with the size now to see without opening
+				 * the user that the peer has everything */
 };
 
 /* The identity of the user's log: the checksum of its first record, so
@@ -28,6 +32,11 @@ int	mail_user_log_id(struct mail_user *user, uint64_t *id_r,
 int	mail_syncstate_get(struct mail_user *user, uint64_t peer_node,
 	    struct mail_syncstate *st, bool *found_r, struct mail_err *err)
 	    WARN_UNUSED;
+/* True when the state with peer_node in user_dir (STORE/users/NAME)
+ * says the peer has every record of the user's log as it is now; false
+ * when not or unsure. Opens no user: for a daemon deciding whether a
+ * change it saw needs pushing to a peer at all. */
+bool	mail_syncstate_peer_has_all(const char *user_dir, uint64_t peer_node);
 /* Replace the state with peer_node, durably. */
 int	mail_syncstate_set(struct mail_user *user, uint64_t peer_node,
 	    const struct mail_syncstate *st, struct mail_err *err) WARN_UNUSED;
