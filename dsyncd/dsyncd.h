@@ -62,6 +62,11 @@ struct dsyncd_peer {
 	size_t	 q_head, q_len, q_cap;
 	uint64_t *acked;		/* per user: its local changes up to
 					 * this modseq are on the peer */
+	uint32_t *changes;		/* per user: log writes seen since it
+					 * was queued (consecutive ones the
+					 * kernel merged count once) */
+	uint64_t n_changes;		/* their sum, with those in flight */
+	uint32_t busy_changes;
 	bool	*queued;		/* per user */
 	bool	*queued_full;		/* per user: compare in full */
 	uint64_t *queued_at;		/* per user: ms when queued */
@@ -114,6 +119,8 @@ void	dsyncd_peer_start(struct dsyncd_peer *p);
 /* Queue user (index) for every peer; full: compare everything. */
 void	dsyncd_queue_user(struct dsyncd *d, size_t user, bool full);
 void	dsyncd_peer_queue_user(struct dsyncd_peer *p, size_t user, bool full);
+/* Queue user because its log was written (counted in the lag). */
+void	dsyncd_peer_queue_change(struct dsyncd_peer *p, size_t user);
 void	dsyncd_peer_queue_all(struct dsyncd_peer *p, bool full);
 void	dsyncd_peer_pause(struct dsyncd_peer *p, bool pause);
 /* Stop every worker (SIGTERM, then wait). */

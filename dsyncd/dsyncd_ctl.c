@@ -116,12 +116,14 @@ status(struct dsyncd *d, bool json, struct mail_buf *b)
 			put_json_str(b, p->conf.url);
 			mail_buf_printf(b, ",\"state\":\"%s\",\"connected\":%s,"
 			    "\"syncing\":%s,"
-			    "\"queue\":%zu,\"lag_seconds\":%.3f,"
+			    "\"queue\":%zu,\"lag_changes\":%" PRIu64 ","
+			    "\"lag_seconds\":%.3f,"
 			    "\"syncs\":%" PRIu64 ",\"failures\":%" PRIu64
 			    ",\"last_sync\":", dsyncd_peer_state_name(p),
 			    p->state == DSYNCD_PEER_UP ? "true" : "false",
 			    p->busy_user != -1 ? "true" : "false",
-			    dsyncd_peer_queue_len(p), lag, p->n_syncs,
+			    dsyncd_peer_queue_len(p), p->n_changes, lag,
+			    p->n_syncs,
 			    p->n_failures);
 			put_time(b, p->last_sync_ms, true);
 			mail_buf_append_str(b, ",\"last_full_sync\":");
@@ -137,10 +139,12 @@ status(struct dsyncd *d, bool json, struct mail_buf *b)
 			continue;
 		}
 		mail_buf_printf(b, "peer %s state %s syncing %s queue %zu "
-		    "lag %.3fs syncs %" PRIu64 " failures %" PRIu64
-		    " last-sync ", p->conf.name, dsyncd_peer_state_name(p),
+		    "lag %" PRIu64 " changes %.3fs syncs %" PRIu64
+		    " failures %" PRIu64 " last-sync ", p->conf.name,
+		    dsyncd_peer_state_name(p),
 		    p->busy_user != -1 ? "yes" : "no",
-		    dsyncd_peer_queue_len(p), lag, p->n_syncs, p->n_failures);
+		    dsyncd_peer_queue_len(p), p->n_changes, lag, p->n_syncs,
+		    p->n_failures);
 		put_time(b, p->last_sync_ms, false);
 		mail_buf_append_str(b, " last-full-sync ");
 		put_time(b, p->last_full_ms, false);

@@ -120,7 +120,7 @@ logs_changed(struct mail_loop *loop, int fd, unsigned events, void *ctx)
 			struct dsyncd_peer *p = &d->peers[i];
 
 			if (!dsyncd_peer_has_all(p, (size_t)id))
-				dsyncd_peer_queue_user(p, (size_t)id, false);
+				dsyncd_peer_queue_change(p, (size_t)id);
 		}
 	}
 	if (r < 0)
@@ -131,7 +131,8 @@ static void
 users_changed(struct mail_loop *loop, int fd, unsigned events, void *ctx)
 {
 	struct dsyncd *d = ctx;
-	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	char buf[4096]
+	    __attribute__((aligned(__alignof__(struct inotify_event))));
 
 	(void)loop;
 	(void)events;
@@ -376,6 +377,7 @@ cleanup(struct dsyncd *d)
 		free(p->rbuf);
 		free(p->queue);
 		free(p->acked);
+		free(p->changes);
 		free(p->queued);
 		free(p->queued_full);
 		free(p->queued_at);

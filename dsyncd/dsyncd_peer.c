@@ -45,15 +45,18 @@ dsyncd_peers_grow(struct dsyncd *d)
 		if (p->d == NULL || p->n_users >= n)
 			continue;
 		p->acked = realloc(p->acked, n * sizeof(*p->acked));
+		p->changes = realloc(p->changes, n * sizeof(*p->changes));
 		p->queued = realloc(p->queued, n * sizeof(*p->queued));
 		p->queued_full = realloc(p->queued_full,
 		    n * sizeof(*p->queued_full));
 		p->queued_at = realloc(p->queued_at, n * sizeof(*p->queued_at));
-		if (p->acked == NULL || p->queued == NULL ||
-		    p->queued_full == NULL || p->queued_at == NULL)
+		if (p->acked == NULL || p->changes == NULL ||
+		    p->queued == NULL || p->queued_full == NULL ||
+		    p->queued_at == NULL)
 			fatalx("out of memory");
 		for (size_t u = p->n_users; u < n; u++) {
 			p->acked[u] = 0;
+			p->changes[u] = 0;
 			p->queued[u] = p->queued_full[u] = false;
 			p->queued_at[u] = 0;
 		}
@@ -183,6 +186,16 @@ dsyncd_peer_queue_user(struct dsyncd_peer *p, size_t u, bool full)
 }
 
 void
+dsyncd_peer_queue_change(struct dsyncd_peer *p, size_t u)
+{
+	if (u >= p->n_users)
+		dsyncd_peers_grow(p->d);
+	p->changes[u]++;
+	p->n_changes++;
+	dsyncd_peer_queue_user(p, u, false);
+}
+
+void
 dsyncd_queue_user(struct dsyncd *d, size_t u, bool full)
 {
 	for (size_t i = 0; i < d->n_peers; i++)
@@ -268,7 +281,11 @@ peer_dispatch(struct dsyncd_peer *p)
 		 * seen: then whoever synced it left the peer with it */
 		if (p->queued_full[u] || !dsyncd_peer_has_all(p, u))
 			break;
+		p->n_changes -= p->changes[u];
+		p->changes[u] = 0;
 	}
+	p->busy_changes = p->changes[u];
+	p->changes[u] = 0;
 	p->busy_user = u;
 	p->busy_full = p->queued_full[u];
 	p->busy_since = now;
@@ -287,6 +304,8 @@ set_error(struct dsyncd_peer *p, const char *msg)
 static void
 busy_done(struct dsyncd_peer *p)
 {
+	p->n_changes -= p->busy_changes;
+	p->busy_changes = 0;
 	p->n_syncs++;
 	p->last_sync_ms = dsyncd_wall_ms();
 	if (p->busy_full && p->busy_user == -2)
@@ -493,9 +512,12 @@ dsyncd_peer_exited(struct dsyncd *d, pid_t pid, int status)
 	worker_close(p);
 	/* at the back: a user that fails every time must not hold up the
 	 * others */
-	if (p->busy_user >= 0)
+	if (p->busy_user >= 0) {
+		p->changes[p->busy_user] += p->busy_changes;
+		p->busy_changes = 0;
 		queue_user_at(p, (size_t)p->busy_user, p->busy_full,
 		    p->busy_queued_at);
+	}
 	else if (p->busy_user == -2 && !p->all_queued) {
 		p->all_queued = true;
 		p->all_full = p->busy_full;
