@@ -459,6 +459,24 @@ dsyncd_ctl_listen(struct dsyncd *d, struct mail_err *err)
 		    "is in use: is dsyncd running already?", d->control_path);
 	}
 	unlink(d->control_path);
+	/* its directory (/run/dsync) is made by systemd; without systemd,
+	 * here */
+	{
+		char *dir = mail_xstrdup(d->control_path);
+		char *slash = strrchr(dir, '/');
+
+		if (slash != NULL && slash != dir) {
+			*slash = '\0';
+			if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+				mail_err_sys(err, errno, "control socket "
+				    "directory '%s'", dir);
+				free(dir);
+				close(fd);
+				return -1;
+			}
+		}
+		free(dir);
+	}
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
 	    chmod(d->control_path, 0660) < 0 || listen(fd, 16) < 0) {
 		mail_err_sys(err, errno, "control socket '%s'",
