@@ -79,7 +79,8 @@ struct dsyncd_peer {
 	uint64_t busy_since, busy_queued_at;
 	/* history */
 	uint64_t backoff_ms;
-	struct mail_timer *retry_timer;
+	struct mail_timer *retry_timer;	/* restart the worker */
+	struct mail_timer *batch_timer;	/* dispatch after batch_delay */
 	struct mail_timer *full_timer;
 	uint64_t n_syncs, n_failures;
 	uint64_t last_sync_ms, last_full_ms;	/* wall clock, 0: never */

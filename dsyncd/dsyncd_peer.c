@@ -240,7 +240,7 @@ dispatch_due(struct mail_loop *loop, void *ctx)
 	struct dsyncd_peer *p = ctx;
 
 	(void)loop;
-	p->retry_timer = NULL;
+	p->batch_timer = NULL;
 	peer_dispatch(p);
 }
 
@@ -268,8 +268,8 @@ peer_dispatch(struct dsyncd_peer *p)
 		u = p->queue[p->q_head];
 		if (p->queued_at[u] + d->batch_delay_ms > now) {
 			/* gather more changes first */
-			if (p->retry_timer == NULL)
-				p->retry_timer = mail_timer_add(d->loop,
+			if (p->batch_timer == NULL)
+				p->batch_timer = mail_timer_add(d->loop,
 				    p->queued_at[u] + d->batch_delay_ms - now,
 				    dispatch_due, p);
 			return;
@@ -583,6 +583,7 @@ dsyncd_peers_stop(struct dsyncd *d)
 		struct dsyncd_peer *p = &d->peers[i];
 
 		mail_timer_del(&p->retry_timer);
+		mail_timer_del(&p->batch_timer);
 		mail_timer_del(&p->full_timer);
 		worker_close(p);
 		if (p->pid > 0)
