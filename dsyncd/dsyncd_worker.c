@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 
 #include "dsync_sync.h"
 #include "dsyncd.h"
@@ -172,6 +173,9 @@ dsyncd_worker_main(const struct dsyncd_peer_conf *pc, const char *store_path,
 	memset(&w, 0, sizeof(w));
 	w.fd = fd;
 	signal(SIGPIPE, SIG_IGN);
+	/* "dsyncd:beta" in ps and top (15 bytes at most) */
+	snprintf(line, 16, "dsyncd:%s", pc->name);
+	prctl(PR_SET_NAME, line, 0, 0, 0);
 	if ((w.in = fdopen(dup(fd), "r")) == NULL) {
 		mail_err_sys(&err, errno, "fdopen");
 		fail(&w, &err, NULL);
