@@ -833,6 +833,25 @@ merge_header(struct brain *br, struct mbox *m)
 	}
 }
 
+/* The merged header to side s. Its highestmodseq says how much of the
+ * mailbox there we know: the server deletes (or brings back) only a
+ * mailbox that has not changed beyond it, so mail another sync put there
+ * meanwhile keeps it, and the next sync decides with that mail in view.
+ * We know what we listed, and, while nobody else wrote between our
+ * commits there (the mark is not broken), everything up to the mark. */
+static int
+out_header(struct brain *br, const struct mbox *m, int s,
+    struct mail_err *err)
+{
+	struct wire_change h = m->j;
+	const struct side *sd = &br->s[s];
+
+	h.highestmodseq = m->hdr[s] != NULL ? m->hdr[s]->highestmodseq : 0;
+	if (!sd->mark_broken && sd->mark > h.highestmodseq)
+		h.highestmodseq = sd->mark;
+	return out_add(&br->s[s], &h, err);
+}
+
 static int
 send_header(struct brain *br, struct mbox *m, struct mail_err *err)
 {
@@ -843,7 +862,7 @@ send_header(struct brain *br, struct mbox *m, struct mail_err *err)
 			continue;
 		if (m->hdr[s] == NULL && m->j.deleted && br->opts->backup)
 			continue;	/* nothing to delete there */
-		if (out_add(&br->s[s], &m->j, err) < 0)
+		if (out_header(br, m, s, err) < 0)
 			return -1;
 	}
 	return 0;
@@ -1021,7 +1040,7 @@ sync_mailbox(struct brain *br, struct mbox *m, bool full,
 				continue;
 			if (m->hdr[s] != NULL &&
 			    m->hdr[s]->uidnext < m->j.uidnext &&
-			    out_add(&br->s[s], &m->j, err) < 0)
+			    out_header(br, m, s, err) < 0)
 				goto out;
 		}
 		if (side_commit(&br->s[0], err) < 0 ||
@@ -1404,7 +1423,7 @@ route_merged(struct brain *br, struct mbox *m, struct mbox *t,
 	if (tm.j.uidnext > t->j.uidnext) {
 		t->j.uidnext = tm.j.uidnext;
 		for (int s = 0; s < 2; s++) {
-			if (out_add(&br->s[s], &t->j, err) < 0)
+			if (out_header(br, t, s, err) < 0)
 				goto out;
 		}
 	}

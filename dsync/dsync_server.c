@@ -490,13 +490,27 @@ apply_mailbox(struct server *s, const struct wire_change *c,
 {
 	struct mail_mailbox *mb;
 	struct mail_rec rec;
+	uint64_t seen_here;
+	bool do_delete;
 	char buf[32];
 
 	if (mail_mailbox_name_check(c->name, err) < 0)
 		return mail_err_prefix(err, "peer's mailbox");
 	mb = mail_state_mailbox_by_guid_any(state(s), &c->mailbox);
+	/* before this change's own records bump it */
+	seen_here = mb != NULL ? mb->highestmodseq : 0;
 	memset(&rec, 0, sizeof(rec));
 	rec.mailbox = c->mailbox;
+	/* A client deletes (or brings back) only the mailbox it knows: one
+	 * that another sync changed since the client read it is refused
+	 * with a temporary error, and the whole transaction with it (its
+	 * other half, e.g. the mail a merge moved out, must not stay); the
+	 * next sync decides with the new mail in view. */
+	if (mb != NULL && mb->deleted != c->deleted &&
+	    seen_here > c->highestmodseq)
+		return mail_err_set(err, MAIL_ERR_TEMP, "mailbox \"%s\" "
+		    "changed during the sync (another sync wrote to it): "
+		    "try again", c->name);
 	if (mb == NULL || (mb->deleted && !c->deleted)) {
 		if (mb != NULL && mb->uidvalidity != c->uidvalidity)
 			goto uidvalidity;
@@ -548,7 +562,11 @@ apply_mailbox(struct server *s, const struct wire_change *c,
 			return -1;
 		mb = mail_state_mailbox_by_guid_any(state(s), &c->mailbox);
 	}
-	if (!mail_guid_is_zero(&c->merged_into) &&
+	/* where it was merged goes with its delete: a mailbox that stays
+	 * live is no merged-away one (its mail would be moved twice) */
+	do_delete = c->deleted && !mb->deleted;
+	if ((mb->deleted || do_delete) &&
+	    !mail_guid_is_zero(&c->merged_into) &&
 	    (mail_guid_is_zero(&mb->merged_into) ||
 	     mail_guid_cmp(&c->merged_into, &mb->merged_into) < 0)) {
 		char hex[MAIL_GUID_HEX];
@@ -558,7 +576,7 @@ apply_mailbox(struct server *s, const struct wire_change *c,
 			return -1;
 		mb = mail_state_mailbox_by_guid_any(state(s), &c->mailbox);
 	}
-	if (c->deleted && !mb->deleted) {
+	if (do_delete) {
 		memset(&rec, 0, sizeof(rec));
 		rec.type = MAIL_REC_MAILBOX_DELETE;
 		rec.mailbox = c->mailbox;
@@ -1085,7 +1103,9 @@ dsync_cmd_server(struct dsync_ctx *ctx, int argc, char **argv)
 		while ((ret = serve_one(&s, &err)) > 0)
 			;
 	}
-	if (ret < 0 && err.code != MAIL_ERR_TEMP)
+	/* tell the client why (a lock held too long, a mailbox changed
+	 * under us); if the connection itself broke this fails quietly */
+	if (ret < 0)
 		wire_io_send_error(s.io, &err);
 	close_user(&s);
 	mail_buf_free(&s.out);

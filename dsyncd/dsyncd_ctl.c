@@ -139,7 +139,7 @@ status(struct dsyncd *d, bool json, struct mail_buf *b)
 			continue;
 		}
 		mail_buf_printf(b, "peer %s state %s syncing %s queue %zu "
-		    "lag %" PRIu64 " changes %.3fs syncs %" PRIu64
+		    "changes %" PRIu64 " lag %.3fs syncs %" PRIu64
 		    " failures %" PRIu64 " last-sync ", p->conf.name,
 		    dsyncd_peer_state_name(p),
 		    p->busy_user != -1 ? "yes" : "no",

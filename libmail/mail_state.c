@@ -1265,14 +1265,15 @@ mail_state_apply(struct mail_state *st, const struct mail_rec *rec)
 		return;
 	case MAIL_REC_MAILBOX_RENAME:
 	case MAIL_REC_MSG_TOMB:
-		/* these reach deleted mailboxes too: a name, tombstones and
-		 * where it was merged are what a deleted mailbox keeps */
+		/* these reach deleted mailboxes too: a name and tombstones
+		 * are what a deleted mailbox keeps */
 		mb = mail_state_mailbox_by_guid_any(st, &rec->mailbox);
 		break;
 	case MAIL_REC_MAILBOX_ATTR:
-		mb = strcmp(rec->name, "mergedinto") == 0 ?
-		    mail_state_mailbox_by_guid_any(st, &rec->mailbox) :
-		    mail_state_mailbox_by_guid(st, &rec->mailbox);
+		/* a deleted mailbox keeps its attributes too, so that a peer
+		 * that sends them is answered by the same values (and not
+		 * by a write on every sync) */
+		mb = mail_state_mailbox_by_guid_any(st, &rec->mailbox);
 		break;
 	case MAIL_REC_METADATA:
 		if (mail_guid_is_zero(&rec->mailbox)) {

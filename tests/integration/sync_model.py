@@ -325,6 +325,11 @@ class Model:
 
     # -- running dsync
 
+    def before_op(self, i):
+        """Called by random_op() before it picks an operation for store i
+        from self.dumps[i]; here the stores change only through this
+        model, so the last dump is current."""
+
     def setup(self):
         os.makedirs(self.root, exist_ok=True)
         os.makedirs(self.msgdir, exist_ok=True)
@@ -694,7 +699,15 @@ def random_step(model, rng):
         i, j = rng.sample(range(model.n), 2)
         model.sync(i, j)
         return
+    random_op(model, rng)
+
+
+def random_op(model, rng):
+    """One random user operation on a random store (no sync). Calls
+    model.before_op(i) first, so that a subclass can refresh its view of
+    store i (cluster_model.py: stores that change underneath)."""
     i = rng.randrange(model.n)
+    model.before_op(i)
     d = model.dumps[i]
     kind = rng.choices(KINDS, WEIGHTS)[0]
     others = [mb.name for mb in d.mailboxes if mb.name != "INBOX"]
