@@ -44,7 +44,7 @@ static const struct mail_setting_def defs[] = {
 	{ "", "log_level", ENUM, "info", 0, 0, "error, warning, info, debug",
 	    0 },
 	{ "", "full_sync_interval", DUR, "1d", 0, 365 * DAY, NULL, 0 },
-	{ "", "batch_delay", DUR, "0ms", 0, HOUR, NULL, 0 },
+	{ "", "batch_delay", DUR, "3ms", 0, HOUR, NULL, 0 },
 	{ "", "retry_min", DUR, "1s", 100, HOUR, NULL, 0 },
 	{ "", "retry_max", DUR, "5m", SEC, DAY, NULL, 0 },
 	{ "", "replication_timeout", DUR, "10s", 0, HOUR, NULL, 0 },

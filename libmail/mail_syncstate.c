@@ -155,8 +155,22 @@ mail_syncstate_set(struct mail_user *user, uint64_t peer_node,
 	char *text = mail_xasprintf("mine %" PRIu64 " peer %" PRIu64
 	    " peer_log %016" PRIx64 " log_size %" PRIu64 "\n", st->mine,
 	    st->peer, st->peer_log, st->log_size);
+	struct mail_buf cur = MAIL_BUF_INIT;
 	int ret = -1;
 
+	/* A sync that changed nothing leaves the same state: rewriting it
+	 * durably would cost a create, an fsync and a rename per no-op
+	 * sync (dsyncd makes many). */
+	if (mail_fs_read_file(fs, path, &cur, 4096, err) == 0 &&
+	    cur.len == strlen(text) && memcmp(cur.data, text, cur.len) == 0) {
+		mail_buf_free(&cur);
+		free(text);
+		free(path);
+		free(dir);
+		return 0;
+	}
+	mail_err_clear(err);
+	mail_buf_free(&cur);
 	if (mail_fs_mkdir(fs, dir, false, err) == 0) {
 		remove_stale_temps(fs, dir);
 		if (mail_fs_write_atomic(fs, path, text, strlen(text), true,

@@ -119,7 +119,7 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(mail_settings_duration_ms(c, NULL,
 	    "full_sync_interval"), 86400000);
 	ck_assert_uint_eq(mail_settings_duration_ms(c, NULL, "batch_delay"),
-	    0);
+	    3);
 	ck_assert_uint_eq(mail_settings_duration_ms(c, NULL, "retry_min"),
 	    1000);
 	ck_assert_uint_eq(mail_settings_duration_ms(c, NULL, "retry_max"),
