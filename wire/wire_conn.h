@@ -34,7 +34,8 @@ struct wire_conn; /* opaque, defined in wire_conn_private.h */
  * ownership: closed at close or abort. Sockets are used with MSG_DONTWAIT;
  * other fds (pipes) are set O_NONBLOCK meanwhile and get their flags
  * back before they are closed, so no other process may use the same open
- * file description while it is wrapped. Never fails. */
+ * file description while it is wrapped. Pipes are enlarged to 1 MiB where
+ * the system allows it (as are those of wire_conn_spawn()). Never fails. */
 struct wire_conn *wire_conn_from_fds(int rfd, int wfd);
 
 /* fork+exec argv[0] (searched in PATH) with its stdin and stdout on pipes;

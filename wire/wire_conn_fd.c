@@ -38,12 +38,29 @@ struct wire_conn_fd {
 	bool	 ssh;		/* the child is ssh: exit 255 is TEMP */
 };
 
+#define WIRE_FD_PIPE_SIZE	(1024 * 1024)
+
 static bool
 wire_fd_is_socket(int fd)
 {
 	struct stat st;
 
 	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+/* Bulk bodies cross a pipe in fewer, larger copies, and the writer runs
+ * further ahead of a reader that is busy (encrypting, writing files), when
+ * the pipe is bigger than the default 64 KiB. Best effort: where the
+ * system limit (/proc/sys/fs/pipe-max-size) is lower, or fd is no pipe,
+ * nothing changes. */
+static void
+wire_fd_grow_pipe(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) &&
+	    fcntl(fd, F_GETPIPE_SZ) < WIRE_FD_PIPE_SIZE)
+		(void)fcntl(fd, F_SETPIPE_SZ, WIRE_FD_PIPE_SIZE);
 }
 
 /* O_NONBLOCK for a pipe (sockets get MSG_DONTWAIT per call instead, which
@@ -285,6 +302,10 @@ wire_conn_from_fds(int rfd, int wfd)
 {
 	struct wire_conn_fd *f = wire_fd_new(rfd, wfd, -1);
 
+	/* the server's stdin and stdout: pipes from sshd or a brain */
+	wire_fd_grow_pipe(rfd);
+	if (wfd != rfd)
+		wire_fd_grow_pipe(wfd);
 	if (rfd == wfd)
 		wire_conn_init(&f->conn, &wire_fd_ops, "peer on fd %d", rfd);
 	else
@@ -335,9 +356,7 @@ wire_fd_pipe(int p[2])
 		close(p[i]);
 		p[i] = fd;
 	}
-	/* Bulk bodies cross in fewer, larger copies through a bigger pipe;
-	 * where the system limit is lower the default size is kept. */
-	(void)fcntl(p[1], F_SETPIPE_SZ, 1024 * 1024);
+	wire_fd_grow_pipe(p[1]);
 	return 0;
 }
 
