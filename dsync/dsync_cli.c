@@ -54,6 +54,7 @@ static const char usage_text[] =
 "      OPTIONS: --stats --progress --no-progress --compress[=LEVEL] --full\n"
 "               --ssh-command CMD -i KEYFILE --known-hosts FILE\n"
 "               --accept-new-host-key --remote-dsync PATH --timeout SECONDS\n"
+"               --passphrase-file FILE\n"
 "  server                                speak the sync protocol on stdin/stdout\n"
 "  replicator status [--json]            the local dsyncd's peers and queues\n"
 "  replicator replicate [-f] [-u USER | -A]   queue a sync (-f: full)\n"

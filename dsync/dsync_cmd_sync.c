@@ -12,6 +12,7 @@
 
 #include "dsync_sync.h"
 #include "mail_guid.h"
+#include "mail_settings.h"
 
 /* The users to sync: -u, or with -A those of the source (backup) or of
  * both (sync). */
@@ -52,7 +53,7 @@ print_stats(const struct dsync_peer *a, const struct dsync_peer *b,
 enum {
 	OPT_STATS = 256, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_COMPRESS,
 	OPT_SSH_COMMAND, OPT_KNOWN_HOSTS, OPT_ACCEPT_NEW, OPT_REMOTE_DSYNC,
-	OPT_TIMEOUT, OPT_FULL,
+	OPT_TIMEOUT, OPT_FULL, OPT_PASSPHRASE_FILE,
 };
 
 static const struct option sync_options[] = {
@@ -66,6 +67,7 @@ static const struct option sync_options[] = {
 	{ "remote-dsync", required_argument, NULL, OPT_REMOTE_DSYNC },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "full", no_argument, NULL, OPT_FULL },
+	{ "passphrase-file", required_argument, NULL, OPT_PASSPHRASE_FILE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -93,6 +95,8 @@ dsync_cmd_sync(struct dsync_ctx *ctx, int argc, char **argv)
 	uint64_t our_node, start = mail_now_ms();
 	char **users = NULL;
 	size_t n_users = 0;
+	const char *passphrase_file = NULL;
+	char secret[1024];
 	bool stats = false;
 	int c, timeout_s = 120, ret = DSYNC_EXIT_OK;
 
@@ -118,6 +122,9 @@ dsync_cmd_sync(struct dsync_ctx *ctx, int argc, char **argv)
 			break;
 		case OPT_FULL:
 			so.full = true;
+			break;
+		case OPT_PASSPHRASE_FILE:
+			passphrase_file = optarg;
 			break;
 		case OPT_PROGRESS:
 			so.progress = true;
@@ -163,6 +170,12 @@ dsync_cmd_sync(struct dsync_ctx *ctx, int argc, char **argv)
 		return dsync_usage("%s needs -u USER or -A", backup ?
 		    "backup" : "sync");
 	co.timeout_ms = timeout_s * 1000;
+	if (passphrase_file != NULL) {
+		if (mail_settings_read_secret(passphrase_file, secret,
+		    sizeof(secret), &err) < 0)
+			return dsync_fail(&err);
+		co.passphrase = secret;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	/* The brain is not a store: a random id tells it apart in HELLO. */
 	mail_guid_generate(&g);
@@ -200,6 +213,7 @@ fail:
 	dsync_peer_abort(&a);
 	dsync_peer_abort(&b);
 out:
+	explicit_bzero(secret, sizeof(secret));
 	mail_store_user_list_free(users, n_users);
 	return ret;
 }

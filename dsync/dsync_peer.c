@@ -58,6 +58,10 @@ connect_conn(const struct wire_url *u, const struct dsync_connect_opts *o,
 		free(self);
 		return ret;
 	}
+	if (o->ssh_command != NULL && o->passphrase != NULL)
+		return mail_err_set(err, MAIL_ERR_PARAM, "a key passphrase "
+		    "is for the built-in SSH client; with an ssh command, "
+		    "use ssh-agent or its configuration");
 	shell_quote(&cmd, o->remote_dsync != NULL ? o->remote_dsync : "dsync");
 	mail_buf_append_str(&cmd, " -s ");
 	shell_quote(&cmd, u->path);
@@ -70,6 +74,7 @@ connect_conn(const struct wire_url *u, const struct dsync_connect_opts *o,
 	so.known_hosts = o->known_hosts;
 	so.accept_new = o->accept_new;
 	so.identity = o->identity;
+	so.passphrase = o->passphrase;
 	if (o->ssh_command != NULL)
 		ret = wire_conn_ssh_command(o->ssh_command, &so, conn_r, err);
 	else

@@ -68,6 +68,7 @@ struct dsync_sync_opts {
 struct dsync_connect_opts {
 	const char *ssh_command;	/* through the system ssh */
 	const char *identity;		/* -i */
+	const char *passphrase;		/* of identity, or NULL */
 	const char *known_hosts;
 	const char *remote_dsync;	/* remote binary, default "dsync" */
 	const char *local_dsync;	/* for paths and local:, default this

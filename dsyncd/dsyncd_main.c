@@ -284,11 +284,7 @@ load_config(struct dsyncd *d, const char *path, struct mail_err *err)
 		v = mail_settings_str(c, s, "identity_file");
 		p->conf.identity = v[0] != '\0' ? v : NULL;
 		v = mail_settings_str(c, s, "passphrase_file");
-		if (v[0] != '\0')
-			return mail_err_set(err, MAIL_ERR_PARAM, "%s: peer %s: "
-			    "passphrase_file is not supported yet: use a key "
-			    "without a passphrase or an ssh-agent", path,
-			    s->name);
+		p->conf.passphrase_file = v[0] != '\0' ? v : NULL;
 		v = mail_settings_str(c, s, "known_hosts");
 		p->conf.known_hosts = v[0] != '\0' ? v : NULL;
 		p->conf.remote_dsync = mail_settings_str(c, s, "remote_dsync");

@@ -30,6 +30,7 @@
 #include "dsync_sync.h"
 #include "dsyncd.h"
 #include "mail_guid.h"
+#include "mail_settings.h"
 
 #define WORKER_LINE_MAX	1024
 
@@ -99,6 +100,7 @@ connect_both(struct worker *w, const struct dsyncd_peer_conf *pc,
 	struct dsync_connect_opts lo, ro;
 	struct mail_err err;
 	struct mail_guid g;
+	char secret[1024];
 	uint64_t node;
 
 	memset(&lo, 0, sizeof(lo));
@@ -112,12 +114,23 @@ connect_both(struct worker *w, const struct dsyncd_peer_conf *pc,
 	ro.local_dsync = dsync_path;
 	ro.accept_new = pc->accept_new;
 	ro.timeout_ms = pc->timeout_ms;
+	/* read at each connect, so that a fixed file needs no restart; it
+	 * must be the daemon user's own, unreadable by others */
+	if (pc->passphrase_file != NULL) {
+		if (mail_settings_read_secret(pc->passphrase_file, secret,
+		    sizeof(secret), &err) < 0)
+			fail(w, &err, NULL);
+		ro.passphrase = secret;
+	}
 	/* the brain is not a store: a random id tells it apart in HELLO */
 	mail_guid_generate(&g);
 	node = mail_get_le64(g.b) | 1;
 	if (dsync_peer_connect(store_path, &lo, node, &w->local, &err) < 0 ||
-	    dsync_peer_connect(pc->url, &ro, node, &w->remote, &err) < 0)
+	    dsync_peer_connect(pc->url, &ro, node, &w->remote, &err) < 0) {
+		explicit_bzero(secret, sizeof(secret));
 		fail(w, &err, NULL);
+	}
+	explicit_bzero(secret, sizeof(secret));
 	if (w->local->node == w->remote->node) {
 		mail_err_set(&err, MAIL_ERR_PARAM, "peer \"%s\" is this store "
 		    "(node %016" PRIx64 ")", pc->name, w->local->node);

@@ -57,6 +57,7 @@ struct wire_ssh_opts {
 				  * changed key is always refused */
 	const char *identity;	 /* private key file; NULL: ssh-agent, then
 				  * ~/.ssh/id_ed25519, id_ecdsa, id_rsa */
+	const char *passphrase;	 /* of identity; NULL: it has none */
 	int	 connect_timeout_ms; /* each step of connecting; 0: 15000 */
 };
 

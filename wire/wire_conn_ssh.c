@@ -430,20 +430,22 @@ wire_ssh_connect(struct wire_conn_ssh *s, const char *host, int port,
  * tried), -1 the session failed. */
 static int
 wire_ssh_auth_file(struct wire_conn_ssh *s, const char *user,
-    const char *file, struct mail_buf *tried, struct mail_err *err)
+    const char *file, const char *passphrase, struct mail_buf *tried,
+    struct mail_err *err)
 {
 	char *pub = mail_xasprintf("%s.pub", file);
 	int rc;
 
 	rc = libssh2_userauth_publickey_fromfile_ex(s->session, user,
 	    (unsigned)strlen(user), access(pub, R_OK) == 0 ? pub : NULL, file,
-	    NULL);
+	    passphrase);
 	free(pub);
 	if (rc == 0)
 		return 1;
 	mail_buf_printf(tried, "%s'%s'%s", tried->len > 0 ? ", " : "", file,
-	    rc == LIBSSH2_ERROR_FILE ?
-	    " (unreadable, or needs a passphrase)" : "");
+	    rc != LIBSSH2_ERROR_FILE ? "" : passphrase != NULL ?
+	    " (unreadable, or not this passphrase)" :
+	    " (unreadable, or needs a passphrase)");
 	if (rc == LIBSSH2_ERROR_FILE ||
 	    rc == LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED ||
 	    rc == LIBSSH2_ERROR_AUTHENTICATION_FAILED ||
@@ -508,15 +510,16 @@ wire_ssh_auth(struct wire_conn_ssh *s, const struct wire_ssh_opts *o,
 		if (access(o->identity, R_OK) < 0)
 			return mail_err_sys(err, errno, "identity file '%s'",
 			    o->identity);
-		r = wire_ssh_auth_file(s, user, o->identity, &tried, err);
+		r = wire_ssh_auth_file(s, user, o->identity, o->passphrase,
+		    &tried, err);
 	} else {
 		r = wire_ssh_auth_agent(s, user, &tried);
 		for (size_t i = 0; r == 0 && i < N_ELEMENTS(defaults); i++) {
 			if ((file = wire_ssh_home_path(defaults[i])) == NULL)
 				break;
 			if (access(file, R_OK) == 0)
-				r = wire_ssh_auth_file(s, user, file, &tried,
-				    err);
+				r = wire_ssh_auth_file(s, user, file, NULL,
+				    &tried, err);
 			free(file);
 		}
 	}

@@ -135,9 +135,33 @@ expect_exit 1 "refused the login as '$USER_NAME'.*'$T/wrong'" \
 expect_exit 1 "identity file '$T/nokey'" "a missing identity file is named" \
 	"$DSYNC" sync -u alice --remote-dsync "$DSYNC" --known-hosts "$KH" \
 	-i "$T/nokey" "$A" "$RB"
+# A key with a passphrase, given in a secret file (0600, ours).
+ssh-keygen -q -t ed25519 -N 'correct horse' -C pp -f "$T/pp"
+cat "$T/pp.pub" >>"$T/authorized_keys"
+printf 'correct horse\n' >"$T/pp.secret"
+printf 'wrong horse\n' >"$T/pp.wrong"
+chmod 600 "$T/pp.secret" "$T/pp.wrong"
+expect_exit 1 "refused the login.*'$T/pp'" \
+	"a key with a passphrase and none given is refused" \
+	"$DSYNC" sync -u alice --remote-dsync "$DSYNC" --known-hosts "$KH" \
+	-i "$T/pp" "$A" "$RB"
+expect_exit 1 "refused the login.*'$T/pp'" \
+	"a wrong passphrase is refused" \
+	"$DSYNC" sync -u alice --remote-dsync "$DSYNC" --known-hosts "$KH" \
+	-i "$T/pp" --passphrase-file "$T/pp.wrong" "$A" "$RB"
+chmod 644 "$T/pp.secret"
+expect_exit 1 "secret file '$T/pp.secret' is accessible by group or others" \
+	"a passphrase file others can read is refused" \
+	"$DSYNC" sync -u alice --remote-dsync "$DSYNC" --known-hosts "$KH" \
+	-i "$T/pp" --passphrase-file "$T/pp.secret" "$A" "$RB"
+chmod 600 "$T/pp.secret"
 diff "$T/a.before" <(dump "$A") >/dev/null || fail "a refused login changed a"
 diff "$T/b.before" <(dump "$B") >/dev/null || fail "a refused login changed b"
 ok "refused logins changed neither store"
+expect_ok "the right passphrase logs in" \
+	"$DSYNC" sync -u alice --remote-dsync "$DSYNC" --known-hosts "$KH" \
+	-i "$T/pp" --passphrase-file "$T/pp.secret" "$A" "$RB"
+diff <(dump "$A") <(dump "$B") >/dev/null || fail "synced with the passphrase key: dumps differ"
 
 # A remote dsync that is not there: exit 1, its shell's words.
 expect_exit 1 "exited with status 127" "a missing remote dsync is reported" \

@@ -53,12 +53,20 @@ sys.exit(0 if p["connected"] and not p["syncing"] and p["queue"] == 0 else 1)' |
 printf 'store = %s\nbogus = 1\n' "$A" >"$T/bad.conf"
 expect_exit 1 "bad.conf:2: unknown setting 'bogus'" "unknown key refused with file:line" \
 	"$DSYNCD" -F -c "$T/bad.conf"
-printf 'store = %s\ncontrol_socket = %s/p.sock\npeer b {\n  url = local:%s\n  passphrase_file = /etc/hostname\n}\n' \
-	"$A" "$T" "$B" >"$T/pp.conf"
-expect_exit 1 "passphrase_file is not supported" "passphrase_file refused" \
-	"$DSYNCD" -F -c "$T/pp.conf"
 expect_exit 75 "cannot reach dsyncd" "replicator without a daemon: exit 75" \
 	"$DSYNC" -c "$T/a.conf" replicator status
+
+# A passphrase file others may read: the worker refuses it, the status
+# says why, and the daemon keeps retrying (nothing else breaks).
+printf 'horse\n' >"$T/pp.secret"
+chmod 644 "$T/pp.secret"
+printf 'store = %s\ncontrol_socket = %s/p.sock\nretry_min = 100ms\npeer b {\n  url = ssh://nobody@127.0.0.1:1%s\n  passphrase_file = %s\n}\n' \
+	"$A" "$T" "$B" "$T/pp.secret" >"$T/pp.conf"
+"$DSYNCD" -F -c "$T/pp.conf" 2>>"$T/pp.log" & pp=$!
+pp_error() { "$DSYNC" -c "$T/pp.conf" replicator status | grep -q "last-error .* secret file '$T/pp.secret' is accessible by group or others"; }
+wait_for "a loose passphrase file named in the status" pp_error
+kill "$pp"; wait "$pp" 2>/dev/null || true
+ok "a passphrase file others can read is refused, and said so"
 
 start a
 start b
