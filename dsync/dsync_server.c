@@ -33,6 +33,7 @@ struct server {
 	struct mail_txn *txn;
 	uint64_t txn_pre;		/* state modseq when txn began */
 	bool	 has_ctx;
+	bool	 warned_keywords;	/* about MAIL_MAILBOX_MAX_KEYWORDS */
 	struct mail_guid ctx;		/* mailbox of PUT/TOMB/PVT changes */
 	struct mail_uidset expunge;	/* TOMBs of live messages of ctx, one
 					 * MSG_EXPUNGE record for all (a record
@@ -590,6 +591,28 @@ uidvalidity:
 	    c->name, (unsigned)mb->uidvalidity, (unsigned)c->uidvalidity);
 }
 
+/* A mailbox holds at most MAIL_MAILBOX_MAX_KEYWORDS keywords; the union
+ * of two stores' can be more, and the store drops the rest. Not an error
+ * (the message itself must arrive), but not silent either: once per
+ * session, on stderr, which the brain's user or dsyncd's log sees. */
+static void
+warn_keyword_limit(struct server *s, const struct mail_mailbox *mb,
+    const struct wire_change *c)
+{
+	size_t new_kw = 0;
+
+	if (s->warned_keywords)
+		return;
+	for (size_t i = 0; i < c->n_keywords; i++)
+		new_kw += mail_mailbox_keyword_index(mb, c->keywords[i]) < 0;
+	if (mb->n_keywords + new_kw <= MAIL_MAILBOX_MAX_KEYWORDS)
+		return;
+	s->warned_keywords = true;
+	fprintf(stderr, "dsync server: warning: mailbox \"%s\" has %d "
+	    "keywords already: new ones from the peer are dropped\n",
+	    mb->name, MAIL_MAILBOX_MAX_KEYWORDS);
+}
+
 static int
 apply_put(struct server *s, const struct wire_change *c, struct mail_err *err)
 {
@@ -615,6 +638,7 @@ apply_put(struct server *s, const struct wire_change *c, struct mail_err *err)
 		return 0;
 	if (mail_mailbox_tomb_find(mb, &c->key) != NULL)
 		return 0;
+	warn_keyword_limit(s, mb, c);
 	m = mail_mailbox_msg_by_key(mb, &c->key);
 	if (m == NULL) {
 		if ((has = have_body(s, &c->body, err)) < 0)

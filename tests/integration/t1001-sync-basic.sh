@@ -142,3 +142,17 @@ expect_exit 1 "no dsync store" "a missing store" "$DSYNC" sync -u alice "$A" "$T
 "$DSYNC" -s "$A" check >/dev/null || fail "check a"
 "$DSYNC" -s "$B" check >/dev/null || fail "check b"
 ok "both stores check clean"
+
+# More keywords in one mailbox than a store holds (64): the messages
+# still arrive, and the loss of keywords is said, not silent.
+K=$T/k1 L=$T/k2
+make_store "$K" alice
+make_store "$L" alice
+msg kw1 | "$DSYNC" -s "$K" -u alice save >/dev/null
+msg kw2 | "$DSYNC" -s "$L" -u alice save >/dev/null
+"$DSYNC" -s "$K" -u alice flags add -m INBOX 1 $(for i in $(seq 1 40); do printf 'ka%d ' "$i"; done)
+"$DSYNC" -s "$L" -u alice flags add -m INBOX 1 $(for i in $(seq 1 40); do printf 'kb%d ' "$i"; done)
+expect_ok "sync with 80 keywords in one mailbox" "$DSYNC" sync -u alice "$K" "local:$L"
+grep -q 'warning: mailbox "INBOX" has 64 keywords already' "$T/err" ||
+	fail "no keyword warning: $(cat "$T/err")"
+assert_eq "both messages on both sides" "$(status_field "$L" alice INBOX messages)" 2
