@@ -33,6 +33,7 @@
 
 #include "mail_blob.h"
 
+#define BLOB_WRITEBACK_BYTES	(8 * 1024 * 1024)
 #define BLOB_HDR	48
 #define IDX_REC		56
 #define BLOB_ZLIB	0x1
@@ -60,6 +61,7 @@ struct mail_blobs {
 	int	 lock_fd;	/* -1 outside a batch */
 	uint32_t seg;		/* current segment (in a batch) */
 	uint64_t seg_size;
+	uint64_t seg_flushed;	/* writeback started up to here */
 	int	 seg_fd;
 	bool	 seg_dirty;
 	uint32_t rd_seg;	/* the segment rd_fd reads (bulk reads run */
@@ -458,6 +460,7 @@ seg_open_for_append(struct mail_blobs *b, struct mail_err *err)
 		goto out;
 	}
 	b->seg_size = (uint64_t)st.st_size;
+	b->seg_flushed = b->seg_size;
 	/* a new (or still empty) segment: make its directory entry durable
 	 * before any body goes in, so that no commit can depend on an entry
 	 * a crash could take away, whoever created the file */
@@ -588,6 +591,16 @@ mail_blobs_put(struct mail_blobs *b, const void *data, size_t len,
 	}
 	b->seg_size += rec.len;
 	b->seg_dirty = true;
+	/* A big batch (a sync, an import) would leave all its bytes to the
+	 * commit's fsync; starting writeback as it goes lets the disk work
+	 * while we receive the next bodies. */
+	if (b->fs->ops->writeback != NULL &&
+	    b->seg_size - b->seg_flushed >= BLOB_WRITEBACK_BYTES) {
+		b->fs->ops->writeback(b->fs->ctx, b->seg_fd,
+		    (off_t)b->seg_flushed,
+		    (off_t)(b->seg_size - b->seg_flushed));
+		b->seg_flushed = b->seg_size;
+	}
 	/* in the cached shard now; on disk at commit */
 	s->v = mail_xgrow(s->v, &s->cap, s->n + 1, sizeof(*s->v));
 	s->v[s->n++] = e;

@@ -22,6 +22,10 @@ struct mail_fs_ops {
 	int	(*rename)(void *ctx, const char *from, const char *to);
 	int	(*unlink)(void *ctx, const char *path);
 	int	(*mkdir)(void *ctx, const char *path, mode_t mode);
+	/* Optional (NULL: no-op): start writing [off, off + len) of fd to
+	 * disk without waiting, so that a later fsync has less to do. A
+	 * hint: it guarantees nothing and its failure is ignored. */
+	void	(*writeback)(void *ctx, int fd, off_t off, off_t len);
 };
 
 struct mail_fs {

@@ -71,6 +71,13 @@ posix_mkdir(void *ctx, const char *path, mode_t mode)
 	return mkdir(path, mode);
 }
 
+static void
+posix_writeback(void *ctx, int fd, off_t off, off_t len)
+{
+	(void)ctx;
+	(void)sync_file_range(fd, off, len, SYNC_FILE_RANGE_WRITE);
+}
+
 static const struct mail_fs_ops posix_ops = {
 	.open = posix_open,
 	.close = posix_close,
@@ -81,6 +88,7 @@ static const struct mail_fs_ops posix_ops = {
 	.rename = posix_rename,
 	.unlink = posix_unlink,
 	.mkdir = posix_mkdir,
+	.writeback = posix_writeback,
 };
 
 static const struct mail_fs posix_fs = { &posix_ops, NULL };
