@@ -37,7 +37,11 @@ struct ctl_client {
 	int	 fd;
 	char	 buf[CTL_LINE_MAX];
 	size_t	 len;
+	struct mail_timer *timer;	/* hang up on a silent client */
 };
+
+/* A client has this long to send its command line. */
+#define CTL_READ_TIMEOUT_MS	10000
 
 /* A client of "wait": its answer comes later. */
 struct dsyncd_waiter {
@@ -335,9 +339,20 @@ client_free(struct ctl_client *c)
 			free(w);
 		}
 	}
+	mail_timer_del(&c->timer);
 	mail_loop_del_fd(c->d->loop, c->fd);
 	close(c->fd);
 	free(c);
+}
+
+static void
+client_timeout(struct mail_loop *loop, void *ctx)
+{
+	struct ctl_client *c = ctx;
+
+	(void)loop;
+	c->timer = NULL;
+	client_free(c);
 }
 
 /* Write the answer and hang up. The answer is small and the client waits
@@ -395,6 +410,8 @@ client_readable(struct mail_loop *loop, int fd, unsigned events, void *ctx)
 			nl[-1] = '\0';
 		if (handle(c, c->buf, &out)) {
 			c->len = sizeof(c->buf) - 1;	/* read no more */
+			/* a waiter has its own timeout */
+			mail_timer_del(&c->timer);
 			mail_buf_free(&out);
 			return;
 		}
@@ -433,7 +450,9 @@ ctl_accept(struct mail_loop *loop, int fd, unsigned events, void *ctx)
 		log_warnx("control socket: %s", err.msg);
 		close(cfd);
 		free(c);
+		return;
 	}
+	c->timer = mail_timer_add(loop, CTL_READ_TIMEOUT_MS, client_timeout, c);
 }
 
 int

@@ -25,6 +25,7 @@
 #include "dsyncd.h"
 #include "log.h"
 #include "mail_settings.h"
+#include "wire_url.h"
 
 #define DEFAULT_CONFIG	"/etc/dsync/dsync.conf"
 
@@ -279,6 +280,16 @@ load_config(struct dsyncd *d, const char *path, struct mail_err *err)
 		p = &d->peers[d->n_peers++];
 		p->conf.name = s->name;
 		p->conf.url = mail_settings_str(c, s, "url");
+		/* a URL that can never work is a mistake in the file, not a
+		 * peer to retry forever */
+		{
+			struct wire_url u;
+
+			if (wire_url_parse(p->conf.url, &u, err) < 0)
+				return mail_err_prefix(err, "%s: peer %s", path,
+				    s->name);
+			wire_url_free(&u);
+		}
 		v = mail_settings_str(c, s, "ssh_command");
 		p->conf.ssh_command = v[0] != '\0' ? v : NULL;
 		v = mail_settings_str(c, s, "identity_file");

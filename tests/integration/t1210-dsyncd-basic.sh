@@ -53,6 +53,9 @@ sys.exit(0 if p["connected"] and not p["syncing"] and p["queue"] == 0 else 1)' |
 printf 'store = %s\nbogus = 1\n' "$A" >"$T/bad.conf"
 expect_exit 1 "bad.conf:2: unknown setting 'bogus'" "unknown key refused with file:line" \
 	"$DSYNCD" -F -c "$T/bad.conf"
+printf 'store = %s\ncontrol_socket = %s/u.sock\npeer b {\n  url = ftp://b/x\n}\n' "$A" "$T" >"$T/url.conf"
+expect_exit 1 "url.conf: peer b: .*ftp://b/x" "a peer URL that can not work is refused at start" \
+	"$DSYNCD" -F -c "$T/url.conf"
 expect_exit 75 "cannot reach dsyncd" "replicator without a daemon: exit 75" \
 	"$DSYNC" -c "$T/a.conf" replicator status
 
