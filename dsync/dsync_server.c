@@ -657,9 +657,21 @@ apply_put(struct server *s, const struct wire_change *c, struct mail_err *err)
 			uid_clock.hlc = mail_txn_next_hlc(s->txn);
 			uid_clock.node = s->node;
 		}
+	} else if (newer(&c->uid_clock, m->uid_hlc, m->uid_node) &&
+	    c->uid != m->uid && mail_mailbox_uid_used(mb, c->uid)) {
+		/* The newer placement is blocked: its UID was used here
+		 * since the client probed (another sync). Left where it is,
+		 * the message would stay at an older UID here for good (the
+		 * client thinks it moved, and an incremental sync would not
+		 * look at it again); moved to a new UID with a clock newer
+		 * still, it wins everywhere and the next sync settles it (our
+		 * commit tells the client that others wrote meanwhile). */
+		uid = mb->uidnext;
+		uid_clock.hlc = mail_txn_next_hlc(s->txn);
+		uid_clock.node = s->node;
 	} else if (!newer(&c->flags_clock, m->flags_hlc, m->flags_node) &&
 	    (!newer(&c->uid_clock, m->uid_hlc, m->uid_node) ||
-	     c->uid == m->uid || mail_mailbox_uid_used(mb, c->uid))) {
+	     c->uid == m->uid)) {
 		return 0;	/* nothing newer */
 	}
 	memset(&rec, 0, sizeof(rec));
