@@ -197,6 +197,19 @@ replicate(struct dsyncd *d, char *args, struct mail_buf *b)
 	    d->n_peers);
 }
 
+/* Take w off the list of waiters. */
+static void
+waiter_unlink(struct dsyncd *d, struct dsyncd_waiter *w)
+{
+	for (struct dsyncd_waiter **wp = &d->waiters; *wp != NULL;
+	    wp = &(*wp)->next) {
+		if (*wp == w) {
+			*wp = w->next;
+			return;
+		}
+	}
+}
+
 static void
 waiter_done(struct dsyncd_waiter *w, bool timed_out)
 {
@@ -204,13 +217,7 @@ waiter_done(struct dsyncd_waiter *w, bool timed_out)
 	struct mail_buf b = MAIL_BUF_INIT;
 	size_t have = dsyncd_acked_peers(d, w->user, w->modseq);
 
-	for (struct dsyncd_waiter **wp = &d->waiters; *wp != NULL;
-	    wp = &(*wp)->next) {
-		if (*wp == w) {
-			*wp = w->next;
-			break;
-		}
-	}
+	waiter_unlink(d, w);
 	if (!timed_out)
 		mail_timer_del(&w->timer);
 	if (timed_out)
@@ -330,11 +337,7 @@ client_free(struct ctl_client *c)
 	for (w = c->d->waiters; w != NULL; w = next) {
 		next = w->next;
 		if (w->c == c) {
-			struct dsyncd_waiter **wp = &c->d->waiters;
-
-			while (*wp != w)
-				wp = &(*wp)->next;
-			*wp = w->next;
+			waiter_unlink(c->d, w);
 			mail_timer_del(&w->timer);
 			free(w);
 		}

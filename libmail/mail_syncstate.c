@@ -57,28 +57,40 @@ state_path(struct mail_user *user, uint64_t peer_node)
 	return path;
 }
 
+/* Read the state file at path into *st (zeroed first). Returns the
+ * number of fields found: 3 for a state written before log_size
+ * existed, 4 with it, fewer for none or garbage. Unreadable is the same
+ * as missing: the state is only a hint. */
+static int
+state_read(const struct mail_fs *fs, const char *path,
+    struct mail_syncstate *st)
+{
+	struct mail_buf b = MAIL_BUF_INIT;
+	struct mail_err err;
+	char *text;
+	int n = 0;
+
+	memset(st, 0, sizeof(*st));
+	if (mail_fs_read_file(fs, path, &b, 4096, &err) == 0) {
+		text = mail_buf_steal_str(&b);
+		n = sscanf(text, "mine %" SCNu64 " peer %" SCNu64
+		    " peer_log %" SCNx64 " log_size %" SCNu64, &st->mine,
+		    &st->peer, &st->peer_log, &st->log_size);
+		free(text);
+	}
+	mail_buf_free(&b);
+	return n;
+}
+
 int
 mail_syncstate_get(struct mail_user *user, uint64_t peer_node,
     struct mail_syncstate *st, bool *found_r, struct mail_err *err)
 {
-	const struct mail_fs *fs = mail_store_fs(mail_user_store(user));
 	char *path = state_path(user, peer_node);
-	struct mail_buf b = MAIL_BUF_INIT;
-	char *text;
-	*found_r = false;
-	memset(st, 0, sizeof(*st));
-	/* Unreadable is the same as missing: the state is only a hint. */
-	if (mail_fs_read_file(fs, path, &b, 4096, err) < 0) {
-		mail_err_clear(err);
-	} else {
-		text = mail_buf_steal_str(&b);
-		/* log_size is newer: a state without it is still good */
-		*found_r = sscanf(text, "mine %" SCNu64 " peer %" SCNu64
-		    " peer_log %" SCNx64 " log_size %" SCNu64, &st->mine,
-		    &st->peer, &st->peer_log, &st->log_size) >= 3;
-		free(text);
-	}
-	mail_buf_free(&b);
+
+	(void)err;
+	*found_r = state_read(mail_store_fs(mail_user_store(user)), path,
+	    st) >= 3;
 	free(path);
 	return 0;
 }
@@ -88,24 +100,12 @@ mail_syncstate_peer_has_all(const char *user_dir, uint64_t peer_node)
 {
 	char *path = mail_xasprintf("%s/sync/%016" PRIx64, user_dir,
 	    peer_node);
-	char text[256];
 	struct mail_syncstate st;
 	struct stat log;
-	ssize_t n = -1;
-	int fd;
+	int n = state_read(mail_fs_posix(), path, &st);
 
-	memset(&st, 0, sizeof(st));
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
-		n = read(fd, text, sizeof(text) - 1);
-		close(fd);
-	}
 	free(path);
-	if (n <= 0)
-		return false;
-	text[n] = '\0';
-	if (sscanf(text, "mine %" SCNu64 " peer %" SCNu64 " peer_log %"
-	    SCNx64 " log_size %" SCNu64, &st.mine, &st.peer, &st.peer_log,
-	    &st.log_size) != 4 || st.log_size == 0)
+	if (n != 4 || st.log_size == 0)
 		return false;
 	path = mail_xasprintf("%s/log", user_dir);
 	n = stat(path, &log);
