@@ -108,49 +108,15 @@ need_user(struct server *s, struct mail_err *err)
 
 /* ---- listing ---- */
 
-static void
-clock_set(struct wire_clock *c, uint64_t hlc, uint64_t node)
-{
-	c->hlc = hlc;
-	c->node = node;
-}
-
 static int
-list_meta(struct server *s, const struct mail_guid *mailbox,
-    const struct mail_mailbox *mb, const struct mail_meta *m, size_t n,
-    uint64_t since, bool msg_level, struct mail_err *err)
+server_emit(void *ctx, const struct wire_change *c, struct mail_err *err)
 {
-	for (size_t i = 0; i < n; i++) {
-		struct wire_change c;
-		struct mail_msg *msg = NULL;
-
-		if (m[i].modseq <= since || (m[i].uid != 0) != msg_level)
-			continue;
-		if (msg_level &&
-		    (msg = mail_mailbox_msg(mb, m[i].uid)) == NULL)
-			continue;
-		memset(&c, 0, sizeof(c));
-		c.kind = WIRE_CH_META;
-		if (mailbox != NULL)
-			c.mailbox = *mailbox;
-		if (msg != NULL)
-			mail_msg_key_of(msg, &c.key);
-		c.user = m[i].user;
-		c.name = m[i].key;
-		c.has_value = m[i].has_value;
-		c.value = m[i].value;
-		c.value_len = m[i].value_len;
-		clock_set(&c.name_clock, m[i].hlc, m[i].node);
-		if (emit(s, &c, err) < 0)
-			return -1;
-	}
-	return 0;
+	return emit(ctx, c, err);
 }
 
 static int
 handle_list(struct server *s, const struct wire_frame *f, struct mail_err *err)
 {
-	struct mail_state *st;
 	struct mail_reader r;
 	uint64_t since;
 
@@ -158,45 +124,8 @@ handle_list(struct server *s, const struct wire_frame *f, struct mail_err *err)
 	since = mail_get_varint(&r);
 	if (!mail_reader_end(&r))
 		return mail_err_set(err, MAIL_ERR_PROTO, "malformed LIST");
-	if (need_user(s, err) < 0)
-		return -1;
-	st = state(s);
-	for (size_t i = 0; i < st->n_mailboxes; i++) {
-		struct mail_mailbox *mb = st->mailboxes[i];
-		struct wire_change c;
-
-		dsync_mailbox_header(mb, &c);
-		if (emit(s, &c, err) < 0)
-			return -1;
-		for (size_t j = 0; j < mb->n_acl; j++) {
-			memset(&c, 0, sizeof(c));
-			c.kind = WIRE_CH_ACL;
-			c.mailbox = mb->guid;
-			c.name = mb->acl[j].identifier;
-			c.value = (uint8_t *)mb->acl[j].rights;
-			c.value_len = strlen(mb->acl[j].rights);
-			clock_set(&c.name_clock, mb->acl[j].hlc,
-			    mb->acl[j].node);
-			if (emit(s, &c, err) < 0)
-				return -1;
-		}
-		if (list_meta(s, &mb->guid, mb, mb->meta, mb->n_meta, since,
-		    false, err) < 0)
-			return -1;
-	}
-	for (size_t i = 0; i < st->n_subs; i++) {
-		struct wire_change c;
-
-		memset(&c, 0, sizeof(c));
-		c.kind = WIRE_CH_SUB;
-		c.name = st->subs[i].name;
-		c.on = st->subs[i].on;
-		clock_set(&c.name_clock, st->subs[i].hlc, st->subs[i].node);
-		if (emit(s, &c, err) < 0)
-			return -1;
-	}
-	if (list_meta(s, NULL, NULL, st->meta, st->n_meta, since, false,
-	    err) < 0)
+	if (need_user(s, err) < 0 ||
+	    dsync_list_user(state(s), since, server_emit, s, err) < 0)
 		return -1;
 	return emit_end(s, err);
 }
@@ -207,7 +136,6 @@ handle_msgs(struct server *s, const struct wire_frame *f, struct mail_err *err)
 	struct mail_reader r;
 	struct mail_guid guid;
 	struct mail_mailbox *mb;
-	struct wire_change c;
 	uint64_t since;
 
 	mail_reader_init(&r, f->payload, f->len);
@@ -218,51 +146,8 @@ handle_msgs(struct server *s, const struct wire_frame *f, struct mail_err *err)
 	if (need_user(s, err) < 0)
 		return -1;
 	mb = mail_state_mailbox_by_guid_any(state(s), &guid);
-	if (mb == NULL)
-		return emit_end(s, err);
-	memset(&c, 0, sizeof(c));
-	c.kind = WIRE_CH_CONTEXT;
-	c.mailbox = guid;
-	if (emit(s, &c, err) < 0)
-		return -1;
-	for (size_t i = 0; i < mb->n_msgs; i++) {
-		if (mb->msgs[i].modseq <= since)
-			continue;
-		dsync_put_of(mb, &mb->msgs[i], &c);
-		if (emit(s, &c, err) < 0)
-			return -1;
-	}
-	for (size_t i = 0; i < mb->n_tombs; i++) {
-		if (mb->tombs[i].modseq <= since)
-			continue;
-		memset(&c, 0, sizeof(c));
-		c.kind = WIRE_CH_TOMB;
-		c.key = mb->tombs[i].key;
-		c.modseq = mb->tombs[i].modseq;
-		if (emit(s, &c, err) < 0)
-			return -1;
-	}
-	for (size_t i = 0; i < mb->n_pvt; i++) {
-		const struct mail_pvt_user *pu = &mb->pvt[i];
-
-		for (size_t j = 0; j < pu->n; j++) {
-			struct mail_msg *msg;
-
-			if (pu->v[j].modseq <= since ||
-			    (msg = mail_mailbox_msg(mb, pu->v[j].uid)) == NULL)
-				continue;
-			memset(&c, 0, sizeof(c));
-			c.kind = WIRE_CH_PVT;
-			mail_msg_key_of(msg, &c.key);
-			c.user = pu->user;
-			c.flags = pu->v[j].flags;
-			clock_set(&c.name_clock, pu->v[j].hlc, pu->v[j].node);
-			if (emit(s, &c, err) < 0)
-				return -1;
-		}
-	}
-	if (list_meta(s, &mb->guid, mb, mb->meta, mb->n_meta, since, true,
-	    err) < 0)
+	if (mb != NULL &&
+	    dsync_list_msgs(mb, since, server_emit, s, err) < 0)
 		return -1;
 	return emit_end(s, err);
 }

@@ -42,6 +42,19 @@ void	dsync_mailbox_header(const struct mail_mailbox *mb,
 void	dsync_put_of(const struct mail_mailbox *mb, const struct mail_msg *m,
 	    struct wire_change *c);
 
+/* What a server lists, for the sync protocol and for backups: each
+ * change of the state goes to emit (strings borrowed for the call). */
+typedef int dsync_emit_fn(void *ctx, const struct wire_change *c,
+    struct mail_err *err);
+/* Mailbox headers with their ACLs and metadata, subscriptions and
+ * server metadata (metadata changed after since only). */
+int	dsync_list_user(const struct mail_state *st, uint64_t since,
+	    dsync_emit_fn *emit, void *ctx, struct mail_err *err) WARN_UNUSED;
+/* A CONTEXT for mb, then its messages, tombstones, private flags and
+ * message metadata changed after since. */
+int	dsync_list_msgs(const struct mail_mailbox *mb, uint64_t since,
+	    dsync_emit_fn *emit, void *ctx, struct mail_err *err) WARN_UNUSED;
+
 /* One location being synced. */
 struct dsync_peer {
 	char	*label;			/* as given on the command line */
