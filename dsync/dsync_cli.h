@@ -80,6 +80,7 @@ int	dsync_cmd_dump(struct dsync_ctx *ctx, int argc, char **argv);
 int	dsync_cmd_check(struct dsync_ctx *ctx, int argc, char **argv);
 int	dsync_cmd_import(struct dsync_ctx *ctx, int argc, char **argv);
 int	dsync_cmd_export(struct dsync_ctx *ctx, int argc, char **argv);
+int	dsync_cmd_verify(struct dsync_ctx *ctx, int argc, char **argv);
 int	dsync_cmd_config(struct dsync_ctx *ctx, int argc, char **argv);
 int	dsync_cmd_replicator(struct dsync_ctx *ctx, int argc, char **argv);
 /* Ask dsyncd to answer once n peers have user's changes up to modseq;

@@ -362,29 +362,3 @@ dsync_cmd_check(struct dsync_ctx *ctx, int argc, char **argv)
 	}
 	return 0;
 }
-
-int
-dsync_cmd_import(struct dsync_ctx *ctx, int argc, char **argv)
-{
-	int ret;
-
-	dsync_take_user_opts(ctx, &argc, &argv);
-	if (argc != 3 || strcmp(argv[1], "maildir") != 0)
-		return dsync_usage("import maildir DIR");
-	if ((ret = dsync_need_user(ctx, "import")) != 0)
-		return ret;
-	return dsync_maildir_import(ctx, argv[2]);
-}
-
-int
-dsync_cmd_export(struct dsync_ctx *ctx, int argc, char **argv)
-{
-	int ret;
-
-	dsync_take_user_opts(ctx, &argc, &argv);
-	if (argc != 3 || strcmp(argv[1], "maildir") != 0)
-		return dsync_usage("export maildir DIR");
-	if ((ret = dsync_need_user(ctx, "export")) != 0)
-		return ret;
-	return dsync_maildir_export(ctx, argv[2]);
-}
