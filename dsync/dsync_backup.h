@@ -78,8 +78,9 @@ int	dsync_bk_open(const char *path, struct dsync_bk_file **f_r,
 	    struct mail_err *index_err, struct mail_err *err) WARN_UNUSED;
 void	dsync_bk_close(struct dsync_bk_file **fp);
 /* The next frame in order. Returns 1 (f filled, payload valid until the
- * next call; *off_r its offset), 0 at the end of the file, -1 on a
- * damaged or truncated frame (err names file and offset). */
+ * next call), 0 at the end of the file, -1 on a damaged or truncated
+ * frame (err names file and offset). *off_r: where the frame is (or the
+ * damage). */
 int	dsync_bk_next(struct dsync_bk_file *bf, struct wire_frame *f,
 	    uint64_t *off_r, struct mail_err *err) WARN_UNUSED;
 /* Continue reading in order at off (seekable files only). */

@@ -21,11 +21,9 @@ section_add(struct dsync_bk_cfile *cf, const struct dsync_bk_section *s)
 }
 
 static void
-scan_body_add(struct dsync_bk_cfile *cf, const struct mail_guid *h,
+scan_body_add(struct wire_backup_index *ix, const struct mail_guid *h,
     uint64_t off)
 {
-	struct wire_backup_index *ix = &cf->bf->ix;
-
 	ix->bodies = mail_xgrow(ix->bodies, &ix->cap_bodies, ix->n_bodies + 1,
 	    sizeof(*ix->bodies));
 	ix->bodies[ix->n_bodies].hash = *h;
@@ -41,6 +39,7 @@ scan_file(struct dsync_bk_cfile *cf, bool salvage, struct mail_err *err)
 	struct dsync_bk_file *bf = cf->bf;
 	struct dsync_bk_section cur;
 	struct wire_backup_block blk;
+	struct wire_backup_index found;
 	struct wire_frame f;
 	uint64_t off;
 	bool in_user = false;
@@ -48,9 +47,10 @@ scan_file(struct dsync_bk_cfile *cf, bool salvage, struct mail_err *err)
 
 	memset(&blk, 0, sizeof(blk));
 	memset(&cur, 0, sizeof(cur));
-	/* the index (if any) is not trusted here: start afresh, after the
-	 * magic and the header */
-	wire_backup_index_free(&bf->ix);
+	memset(&found, 0, sizeof(found));
+	/* what the index says (if there is one) only helps to skip damage:
+	 * the bodies are those found in intact blocks; from after the magic
+	 * and the header */
 	if (dsync_bk_seek(bf, WIRE_BACKUP_MAGIC_LEN, err) < 0 ||
 	    dsync_bk_next(bf, &f, NULL, err) <= 0)
 		return -1;
@@ -63,11 +63,9 @@ scan_file(struct dsync_bk_cfile *cf, bool salvage, struct mail_err *err)
 				goto fail;
 			fprintf(stderr, "dsync: warning: %s\n", err->msg);
 			cf->damaged = true;
-			if (in_user) {
-				cur.damaged = true;
-				section_add(cf, &cur);
-				in_user = false;
-			}
+			/* the section goes on after the damage, unless the
+			 * next good frame starts another */
+			cur.damaged = in_user;
 			mail_err_clear(err);
 			if (dsync_bk_resync(bf, off) == 0)
 				break;
@@ -100,7 +98,8 @@ scan_file(struct dsync_bk_cfile *cf, bool salvage, struct mail_err *err)
 			}
 			for (size_t i = 0; i < blk.n; i++) {
 				if (blk.v[i].offset == 0)
-					scan_body_add(cf, &blk.v[i].hash, off);
+					scan_body_add(&found, &blk.v[i].hash,
+					    off);
 			}
 			break;
 		case WIRE_BK_CHANGES:
@@ -132,6 +131,8 @@ scan_file(struct dsync_bk_cfile *cf, bool salvage, struct mail_err *err)
 		section_add(cf, &cur);
 	}
 	wire_backup_block_free(&blk);
+	wire_backup_index_free(&bf->ix);
+	bf->ix = found;
 	wire_backup_index_sort(&bf->ix);
 	return 0;
 fail_at:
@@ -142,6 +143,7 @@ fail:
 	if (in_user)
 		wire_backup_user_free(&cur.user);
 	wire_backup_block_free(&blk);
+	wire_backup_index_free(&found);
 	return -1;
 }
 
@@ -195,6 +197,7 @@ dsync_bk_chain_open(char **paths, size_t n, unsigned flags,
 		if (dsync_bk_open(paths[i], &cf->bf, &ierr, err) < 0)
 			goto fail;
 		ch->n_files++;
+		cf->salvage = salvage;
 		if (i == 0 && !mail_guid_is_zero(&cf->bf->hdr.parent) &&
 		    (flags & DSYNC_BK_ANY_FIRST) == 0) {
 			mail_err_set(err, MAIL_ERR_PARAM, "%s is an incremental "
@@ -219,8 +222,14 @@ dsync_bk_chain_open(char **paths, size_t n, unsigned flags,
 			ch->streaming = true;
 			continue;
 		}
-		if (cf->bf->has_index) {
+		if (cf->bf->has_index && !salvage) {
 			if (index_sections(cf, err) < 0)
+				goto fail;
+			continue;
+		}
+		if (cf->bf->has_index) {
+			/* salvage reads every frame, to find the damage */
+			if (scan_file(cf, salvage, err) < 0)
 				goto fail;
 			continue;
 		}
@@ -359,8 +368,19 @@ dsync_bk_section_changes(struct dsync_bk_cfile *cf,
 		uint64_t off;
 		int ret;
 
-		if ((ret = dsync_bk_next(bf, &f, &off, err)) < 0)
-			return -1;
+		off = bf->buf_off + bf->pos;
+		if ((ret = dsync_bk_next(bf, &f, &off, err)) < 0) {
+			/* each CHANGES frame names its mailbox first: the
+			 * ones after a damaged one are still good */
+			if (!cf->salvage)
+				return -1;
+			fprintf(stderr, "dsync: warning: %s\n", err->msg);
+			mail_err_clear(err);
+			cf->damaged = true;
+			if (dsync_bk_resync(bf, off) == 0)
+				return 0;
+			continue;
+		}
 		if (ret == 0 || f.type == WIRE_BK_USER_END ||
 		    f.type == WIRE_BK_USER || f.type == WIRE_BK_INDEX)
 			return 0;	/* a damaged section just ends */
@@ -376,7 +396,12 @@ dsync_bk_section_changes(struct dsync_bk_cfile *cf,
 		if (ret < 0) {
 			err->code = MAIL_ERR_CORRUPT;
 			mail_err_prefix(err, "offset %" PRIu64, off);
-			return dsync_bk_err(bf, err);
+			dsync_bk_err(bf, err);
+			if (!cf->salvage)
+				return -1;
+			fprintf(stderr, "dsync: warning: %s\n", err->msg);
+			mail_err_clear(err);
+			cf->damaged = true;
 		}
 	}
 }

@@ -20,6 +20,7 @@ struct dsync_bk_cfile {
 	struct dsync_bk_section *sections;
 	size_t	 n_sections, cap_sections;
 	bool	 damaged;		/* read with --salvage, not intact */
+	bool	 salvage;		/* skip damage when reading it */
 };
 
 struct dsync_bk_chain {

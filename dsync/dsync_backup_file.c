@@ -247,13 +247,13 @@ dsync_bk_next(struct dsync_bk_file *bf, struct wire_frame *f, uint64_t *off_r,
 		    bf->buf.len - bf->pos, WIRE_BACKUP_FRAME_MAX, f, err);
 		uint64_t off = bf->buf_off + bf->pos;
 
+		if (off_r != NULL)	/* also on errors: where it is */
+			*off_r = off;
 		if (got > 0) {
 			if (bf->digest_ok)
 				wire_backup_digest_add(&bf->digest,
 				    bf->buf.data + bf->pos, (size_t)got);
 			bf->pos += (size_t)got;
-			if (off_r != NULL)
-				*off_r = off;
 			return 1;
 		}
 		if (got < 0) {

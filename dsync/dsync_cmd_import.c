@@ -489,25 +489,6 @@ target_mailbox(struct mail_txn *t, const char *name, const char *special_use,
 	return mail_op_mailbox_create(t, name, "", mb_r, err);
 }
 
-/* Create the parents of name ("a/b" needs "a") so the tree stays whole. */
-static int
-target_parents(struct mail_txn *t, const char *name, struct mail_err *err)
-{
-	char *p = mail_xstrdup(name), *slash;
-	int ret = 0;
-
-	for (slash = strchr(p, '/'); slash != NULL && ret == 0;
-	    slash = strchr(slash + 1, '/')) {
-		struct mail_mailbox *mb;
-
-		*slash = '\0';
-		ret = target_mailbox(t, p, "", &mb, err);
-		*slash = '/';
-	}
-	free(p);
-	return ret;
-}
-
 static int
 restore_mailbox(struct dsync_bk_chain *ch, struct mail_user *user,
     const struct rmbox *src, const char *name, const struct import_opts *o,
@@ -530,7 +511,6 @@ restore_mailbox(struct dsync_bk_chain *ch, struct mail_user *user,
 			continue;
 		if (t == NULL) {
 			if (mail_txn_begin(user, &t, err) < 0 ||
-			    target_parents(t, name, err) < 0 ||
 			    target_mailbox(t, name, src->special_use, &mb,
 			    err) < 0)
 				goto out;
@@ -580,7 +560,6 @@ restore_mailbox(struct dsync_bk_chain *ch, struct mail_user *user,
 	/* a mailbox with nothing to restore still comes back */
 	if (t == NULL && !o->has_uids) {
 		if (mail_txn_begin(user, &t, err) < 0 ||
-		    target_parents(t, name, err) < 0 ||
 		    target_mailbox(t, name, src->special_use, &mb, err) < 0)
 			goto out;
 	}
@@ -987,11 +966,19 @@ dsync_cmd_import(struct dsync_ctx *ctx, int argc, char **argv)
 		    "restored, %" PRIu64 " already there%s\n",
 		    stats.users_replayed, stats.users_restored, stats.restored,
 		    stats.present, "");
+	for (size_t i = 0; ret == 0 && ch != NULL && i < ch->n_files; i++) {
+		if (ch->files[i].damaged) {
+			ret = -1;
+			mail_err_set(&err, MAIL_ERR_CORRUPT, "%s is damaged: "
+			    "what was intact is restored%s",
+			    ch->files[i].bf->path, stats.lost > 0 ?
+			    ", some messages are lost" : "");
+		}
+	}
 	if (ret == 0 && stats.lost > 0) {
-		fprintf(stderr, "dsync: %" PRIu64 " messages could not be "
-		    "restored (damaged)\n", stats.lost);
 		ret = -1;
-		mail_err_set(&err, MAIL_ERR_CORRUPT, "the backup is damaged");
+		mail_err_set(&err, MAIL_ERR_CORRUPT, "%" PRIu64 " messages "
+		    "could not be restored (damaged)", stats.lost);
 	}
 	dsync_bk_chain_close(&ch);
 	mail_uidset_free(&o.uids);
