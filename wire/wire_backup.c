@@ -361,6 +361,7 @@ wire_backup_index_decode(const uint8_t *p, size_t n,
 			if (r.bad || u.changes_off < u.user_off ||
 			    u.end_off < u.changes_off) {
 				free(u.name);
+				r.bad = true;
 				break;
 			}
 			ix->users = mail_xgrow(ix->users, &ix->cap_users,
