@@ -542,9 +542,23 @@ dsync_cmd_export(struct dsync_ctx *ctx, int argc, char **argv)
 		ex.ix.bodies[ex.ix.n_bodies++].block_off = 0;
 	}
 	if (ctx->all_users) {
+		struct mail_user *pub = NULL;
+
 		if (mail_store_user_list(ctx->store, &users, &n_users,
 		    &err) < 0)
 			goto out;
+		/* the public namespace's owner, when there is one */
+		if (mail_user_open(ctx->store, MAIL_PUBLIC_USER, false, &pub,
+		    &err) == 0) {
+			users = mail_xrealloc(users, (n_users + 2) *
+			    sizeof(*users));
+			users[n_users++] = mail_xstrdup(MAIL_PUBLIC_USER);
+			users[n_users] = NULL;
+			mail_user_close(&pub);
+		} else if (err.code != MAIL_ERR_NOTFOUND) {
+			goto out;
+		}
+		mail_err_clear(&err);
 	} else {
 		struct mail_user *u = NULL;
 

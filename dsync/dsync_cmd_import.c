@@ -599,7 +599,8 @@ restore_user(struct dsync_ctx *ctx, struct dsync_bk_chain *ch,
 		}
 	}
 	rstate_settle(&rs);
-	if (mail_user_open(ctx->store, target, false, &mu, err) < 0) {
+	if (mail_user_open(ctx->store, target,
+	    strcmp(target, MAIL_PUBLIC_USER) == 0, &mu, err) < 0) {
 		if (err->code != MAIL_ERR_NOTFOUND ||
 		    mail_store_user_add(ctx->store, target, err) < 0 ||
 		    mail_user_open(ctx->store, target, false, &mu, err) < 0)

@@ -866,7 +866,10 @@ handle_open(struct server *s, const struct wire_frame *f, struct mail_err *err)
 	}
 	close_user(s);
 	memset(&h, 0, sizeof(h));
-	ret = mail_user_open(s->store, name, false, &s->user, err);
+	/* the public namespace's owner is made by opening it (its name is
+	 * not a user name) */
+	ret = mail_user_open(s->store, name, create &&
+	    strcmp(name, MAIL_PUBLIC_USER) == 0, &s->user, err);
 	if (ret < 0 && err->code == MAIL_ERR_NOTFOUND && create) {
 		ret = mail_store_user_add(s->store, name, err);
 		if (ret == 0)

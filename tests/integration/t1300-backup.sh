@@ -39,6 +39,10 @@ step() {
 	esac
 }
 
+# the public namespace goes along
+"$DSYNC" -s "$S" -u alice mailbox create public/Announce
+msg pub | "$DSYNC" -s "$S" -u alice save -m public/Announce >/dev/null
+
 # full backup, then three incrementals, each after one step
 expect_ok "full export" "$DSYNC" -s "$S" -A export -o "$T/b0"
 dump "$S" >"$T/d0"
@@ -65,6 +69,7 @@ for k in 0 1 2 3; do
 		fail "restore of chain $k differs: $(head -20 "$T/diff")"
 	ok "restored store equals the source at point $k"
 done
+assert_stores_equal "$S" "$T/r3" .public
 # a second import of the same chain changes nothing
 before=$(dump "$T/r3")
 # shellcheck disable=SC2086
