@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "dsync_backup_chain.h"
+#include "mail_blob.h"
 #include "mail_name.h"
 
 #define REPLAY_COMMIT_BYTES	(64u * 1024 * 1024)
@@ -64,6 +65,12 @@ struct replay {
 	struct mail_buf out;
 	uint64_t changes, bytes;	/* since the last commit */
 	bool	 body_open;		/* a body's pieces are under way */
+	struct dsync_guid_set sent;	/* bodies sent in this replay */
+	/* for bodies from elsewhere in the chain */
+	struct dsync_bk_chain *ch;
+	struct mail_store *store;
+	struct mail_guid *need;
+	size_t	 n_need, cap_need;
 };
 
 static int
@@ -134,6 +141,8 @@ replay_block(struct replay *rp, struct wire_backup_zip *z,
 		ret = replay_send(rp, WIRE_MSG_BODY_PUT, b.data, b.len, err);
 		rp->bytes += pc->len;
 		rp->body_open = pc->offset + pc->len < pc->total;
+		if (pc->offset == 0)
+			(void)dsync_guid_set_add(&rp->sent, &pc->hash);
 	}
 	mail_buf_free(&b);
 	return ret;
@@ -155,6 +164,67 @@ replay_change(void *ctx, const struct wire_change *c, struct mail_err *err)
 	if (rp->out.len >= CHANGES_FRAME && replay_flush(rp, err) < 0)
 		return -1;
 	return 0;
+}
+
+/* A message whose body is neither sent yet nor in the store: its body
+ * is in another section of the chain (another user's, or an earlier
+ * file's). */
+static int
+replay_need(void *ctx, const struct wire_change *c, struct mail_err *err)
+{
+	struct replay *rp = ctx;
+	int has;
+
+	if (c->kind != WIRE_CH_PUT || dsync_guid_set_has(&rp->sent, &c->body))
+		return 0;
+	if ((has = mail_blobs_has(mail_store_blobs(rp->store), &c->body,
+	    err)) < 0)
+		return -1;
+	if (has == 0) {
+		rp->need = mail_xgrow(rp->need, &rp->cap_need, rp->n_need + 1,
+		    sizeof(*rp->need));
+		rp->need[rp->n_need++] = c->body;
+	}
+	(void)dsync_guid_set_add(&rp->sent, &c->body);
+	return 0;
+}
+
+static int
+replay_other_bodies(struct replay *rp, struct dsync_bk_cfile *cf,
+    const struct dsync_bk_section *sec, struct mail_err *err)
+{
+	struct mail_buf body = MAIL_BUF_INIT, b = MAIL_BUF_INIT;
+	int ret = 0;
+
+	rp->n_need = 0;
+	if (dsync_bk_section_changes(cf, sec, replay_need, rp, err) < 0)
+		return -1;
+	for (size_t i = 0; i < rp->n_need && ret == 0; i++) {
+		struct wire_body_chunk c;
+		size_t off = 0;
+
+		if (dsync_bk_chain_body(rp->ch, &rp->need[i], &body, err) < 0) {
+			ret = -1;
+			break;
+		}
+		do {
+			c.hash = rp->need[i];
+			c.total = body.len;
+			c.offset = off;
+			c.data = body.data + off;
+			c.len = body.len - off < WIRE_BODY_CHUNK ?
+			    body.len - off : WIRE_BODY_CHUNK;
+			mail_buf_reset(&b);
+			wire_body_encode(&c, &b);
+			ret = replay_send(rp, WIRE_MSG_BODY_PUT, b.data, b.len,
+			    err);
+			off += c.len;
+			rp->bytes += c.len;
+		} while (ret == 0 && off < body.len);
+	}
+	mail_buf_free(&body);
+	mail_buf_free(&b);
+	return ret;
 }
 
 /* Send one section: its bodies, then its changes. */
@@ -180,6 +250,12 @@ replay_section(struct replay *rp, struct dsync_bk_cfile *cf,
 			break;
 		if (replay_block(rp, z, blk, &f, err) < 0 ||
 		    replay_maybe_commit(rp, err) < 0)
+			return -1;
+	}
+	if (ret > 0 && f.type == WIRE_BK_CHANGES) {
+		if (replay_other_bodies(rp, cf, sec, err) < 0 ||
+		    dsync_bk_seek(bf, sec->changes_off, err) < 0 ||
+		    (ret = dsync_bk_next(bf, &f, &off, err)) < 0)
 			return -1;
 	}
 	while (ret > 0 && f.type == WIRE_BK_CHANGES) {
@@ -238,8 +314,9 @@ replay_user(struct dsync_ctx *ctx, struct dsync_bk_chain *ch, const char *user,
 	struct wire_backup_block blk;
 	int ret = -1;
 
-	(void)ch;
 	memset(&rp, 0, sizeof(rp));
+	rp.ch = ch;
+	rp.store = ctx->store;
 	memset(&co, 0, sizeof(co));
 	memset(&blk, 0, sizeof(blk));
 	co.timeout_ms = 600 * 1000;
@@ -260,6 +337,8 @@ out:
 	if (rp.peer != NULL)
 		dsync_peer_abort(&rp.peer);
 	mail_buf_free(&rp.out);
+	dsync_guid_set_free(&rp.sent);
+	free(rp.need);
 	wire_backup_block_free(&blk);
 	wire_backup_zip_free(&z);
 	return ret;
@@ -952,7 +1031,12 @@ dsync_cmd_import(struct dsync_ctx *ctx, int argc, char **argv)
 	ret = dsync_bk_chain_open(argv + optind, (size_t)(argc - optind),
 	    (o.salvage ? DSYNC_BK_SALVAGE : 0) | (o.mailbox != NULL ||
 	    o.to_user != NULL ? DSYNC_BK_NEED_INDEX : 0), &ch, &err);
-	if (ret == 0) {
+	if (ret == 0 && ch->streaming && ctx->user != NULL) {
+		/* another user's section may hold a body this one needs */
+		ret = -1;
+		mail_err_set(&err, MAIL_ERR_PARAM, "-u needs the backup as a "
+		    "file, not a pipe");
+	} else if (ret == 0) {
 		if (ch->streaming)
 			ret = import_stream(ctx, ch, &o, ctx->user, &stats,
 			    &err);

@@ -39,6 +39,10 @@ step() {
 	esac
 }
 
+# one body in two users: stored once, in alice's section
+msg shared | "$DSYNC" -s "$S" -u alice save >/dev/null
+msg shared | "$DSYNC" -s "$S" -u bob save >/dev/null
+
 # the public namespace goes along
 "$DSYNC" -s "$S" -u alice mailbox create public/Announce
 msg pub | "$DSYNC" -s "$S" -u alice save -m public/Announce >/dev/null
@@ -75,6 +79,14 @@ before=$(dump "$T/r3")
 # shellcheck disable=SC2086
 expect_ok "import the chain again" "$DSYNC" -s "$T/r3" import $files
 assert_eq "a repeated import adds nothing" "$(dump "$T/r3")" "$before"
+
+# bob alone, whose shared body is in alice's section
+rm -rf "$T/bob"; "$DSYNC" -s "$T/bob" init >/dev/null
+expect_ok "import one user of the chain" "$DSYNC" -s "$T/bob" -u bob import \
+    "$T/b0" "$T/b1" "$T/b2" "$T/b3"
+assert_stores_equal "$S" "$T/bob" bob
+expect_exit 1 "needs the backup as a file" "-u from a pipe is refused" \
+    sh -c "cat '$T/b0' | '$DSYNC' -s '$T/bob' -u alice import -"
 
 # streamed: stdout of export into stdin of import
 rm -rf "$T/p"; "$DSYNC" -s "$T/p" init >/dev/null
