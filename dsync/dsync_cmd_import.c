@@ -30,7 +30,7 @@
 
 #define REPLAY_COMMIT_BYTES	(64u * 1024 * 1024)
 #define REPLAY_COMMIT_CHANGES	5000
-#define RESTORE_COMMIT_MSGS	1000
+#define RESTORE_COMMIT_MSGS	5000
 #define CHANGES_FRAME		(1024 * 1024)
 
 /* The importer's node id in its HELLO: its own, not the store's (a
@@ -576,9 +576,13 @@ restore_mailbox(struct dsync_bk_chain *ch, struct mail_user *user,
 	struct mail_txn *t = NULL;
 	struct mail_mailbox *mb;
 	struct mail_buf body = MAIL_BUF_INIT;
+	struct dsync_guid_set have;	/* GUIDs the target holds */
+	bool have_built = false;
 	size_t in_txn = 0;
+	uint64_t in_bytes = 0;
 	int ret = -1;
 
+	memset(&have, 0, sizeof(have));
 	for (size_t i = 0; i < src->n_msgs; i++) {
 		const struct wire_change *p = &src->msgs[i].put;
 		struct mail_flag_list fl;
@@ -594,9 +598,13 @@ restore_mailbox(struct dsync_bk_chain *ch, struct mail_user *user,
 			    err) < 0)
 				goto out;
 		}
-		for (size_t k = 0; k < mb->n_msgs && !present; k++)
-			present = mail_guid_cmp(&mb->msgs[k].guid,
-			    &p->key.guid) == 0;
+		if (!have_built) {
+			for (size_t k = 0; k < mb->n_msgs; k++)
+				(void)dsync_guid_set_add(&have,
+				    &mb->msgs[k].guid);
+			have_built = true;
+		}
+		present = !dsync_guid_set_add(&have, &p->key.guid);
 		if (present) {
 			stats->present++;
 			continue;
@@ -630,7 +638,10 @@ restore_mailbox(struct dsync_bk_chain *ch, struct mail_user *user,
 		/* the state may have moved: find the mailbox again */
 		mb = mail_state_mailbox_by_name(mail_user_state(user), name);
 		stats->restored++;
-		if (++in_txn >= RESTORE_COMMIT_MSGS) {
+		in_bytes += body.len;
+		if (++in_txn >= RESTORE_COMMIT_MSGS ||
+		    in_bytes >= REPLAY_COMMIT_BYTES) {
+			in_bytes = 0;
 			if (mail_txn_commit(&t, err) < 0)
 				goto out;
 			in_txn = 0;
@@ -649,6 +660,7 @@ out:
 	if (t != NULL)
 		mail_txn_rollback(&t);
 	mail_buf_free(&body);
+	dsync_guid_set_free(&have);
 	if (ret < 0)
 		mail_err_prefix(err, "mailbox \"%s\"", name);
 	return ret;
