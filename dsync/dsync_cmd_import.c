@@ -744,8 +744,7 @@ out:
 
 static int
 import_stream(struct dsync_ctx *ctx, struct dsync_bk_chain *ch,
-    const struct import_opts *o, const char *only, struct import_stats *stats,
-    struct mail_err *err)
+    struct import_stats *stats, struct mail_err *err)
 {
 	struct dsync_bk_file *bf = ch->files[0].bf;
 	struct dsync_connect_opts co;
@@ -758,7 +757,6 @@ import_stream(struct dsync_ctx *ctx, struct dsync_bk_chain *ch,
 	uint64_t off;
 	int ret = -1, r;
 
-	(void)o;
 	memset(&rp, 0, sizeof(rp));
 	memset(&co, 0, sizeof(co));
 	memset(&blk, 0, sizeof(blk));
@@ -776,8 +774,7 @@ import_stream(struct dsync_ctx *ctx, struct dsync_bk_chain *ch,
 			if (wire_backup_user_decode(f.payload, f.len, &u,
 			    err) < 0)
 				goto corrupt;
-			skip = u.gone || (only != NULL &&
-			    strcmp(only, u.name) != 0);
+			skip = u.gone;
 			if (skip)
 				break;
 			if (mail_user_open(ctx->store, u.name, false, &mu,
@@ -1050,8 +1047,7 @@ dsync_cmd_import(struct dsync_ctx *ctx, int argc, char **argv)
 		    "file, not a pipe");
 	} else if (ret == 0) {
 		if (ch->streaming)
-			ret = import_stream(ctx, ch, &o, ctx->user, &stats,
-			    &err);
+			ret = import_stream(ctx, ch, &stats, &err);
 		else
 			ret = import_users(ctx, ch, &o, &stats, &err);
 	}
