@@ -1,0 +1,6 @@
+/*
+ * suites.h: every imapd unit-test suite, one line each; check_imapd.c runs
+ * them all (or the one named in CK_RUN_SUITE).
+ */
+SUITE(test_imap_parser_suite)
+SUITE(test_imap_passwd_suite)
