@@ -390,8 +390,8 @@ dsync_bk_section_changes(struct dsync_bk_cfile *cf,
 		while ((ret = wire_change_decode(&r, &c, err)) > 0) {
 			ret = fn(ctx, &c, err);
 			wire_change_free(&c);
-			if (ret < 0)
-				return -1;
+			if (ret != 0)
+				return ret < 0 ? -1 : 0;
 		}
 		if (ret < 0) {
 			err->code = MAIL_ERR_CORRUPT;

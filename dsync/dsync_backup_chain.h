@@ -61,7 +61,8 @@ struct dsync_bk_usec {
 int	dsync_bk_chain_user(const struct dsync_bk_chain *ch, const char *user,
 	    struct dsync_bk_usec **v_r, size_t *n_r, struct mail_err *err)
 	    WARN_UNUSED;
-/* Call fn for each change of a section, in order. */
+/* Call fn for each change of a section, in order, until it returns 1
+ * (stop, not an error) or -1. */
 int	dsync_bk_section_changes(struct dsync_bk_cfile *cf,
 	    const struct dsync_bk_section *sec, dsync_emit_fn *fn, void *ctx,
 	    struct mail_err *err) WARN_UNUSED;

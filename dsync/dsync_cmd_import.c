@@ -358,6 +358,7 @@ struct rmbox {
 	char	*name;
 	char	*special_use;
 	bool	 deleted;
+	bool	 wanted;		/* -m: its name at the end matches */
 	struct rmsg *msgs;
 	size_t	 n_msgs, cap_msgs;
 };
@@ -367,6 +368,11 @@ struct rstate {
 	size_t	 n, cap;
 	struct rmbox *cur;
 	uint64_t seq;
+	/* what to keep: with -m only the wanted mailboxes' messages, with
+	 * --uid only those UIDs (and whatever later says of their keys), so
+	 * one message of a big user costs little */
+	const struct import_opts *o;
+	bool	 headers_only;		/* the first pass of -m */
 	char	**subs;			/* subscribed at the end */
 	size_t	 n_subs, cap_subs;
 };
@@ -423,13 +429,26 @@ rstate_change(void *ctx, const struct wire_change *c, struct mail_err *err)
 		mb->deleted = c->deleted;
 		break;
 	case WIRE_CH_CONTEXT:
+		if (rs->headers_only)
+			return 1;	/* the headers come first: done */
 		rs->cur = rstate_mailbox(rs, &c->mailbox);
 		break;
 	case WIRE_CH_PUT:
 	case WIRE_CH_TOMB:
-		if (rs->cur == NULL)
+		if (rs->cur == NULL || (rs->o->mailbox != NULL &&
+		    !rs->cur->wanted))
 			break;
 		mb = rs->cur;
+		if (rs->o->has_uids && (c->kind == WIRE_CH_TOMB ||
+		    !mail_uidset_contains(&rs->o->uids, c->uid))) {
+			bool tracked = false;
+
+			for (size_t i = 0; i < mb->n_msgs && !tracked; i++)
+				tracked = mail_msg_key_cmp(&mb->msgs[i].key,
+				    &c->key) == 0;
+			if (!tracked)
+				break;
+		}
 		mb->msgs = mail_xgrow(mb->msgs, &mb->cap_msgs, mb->n_msgs + 1,
 		    sizeof(*mb->msgs));
 		m = &mb->msgs[mb->n_msgs++];
@@ -676,9 +695,26 @@ restore_user(struct dsync_ctx *ctx, struct dsync_bk_chain *ch,
 	struct mail_user *mu = NULL;
 	struct rstate rs;
 	size_t matched = 0;
+	uint64_t before = stats->restored + stats->present + stats->lost;
 	int ret = -1;
 
 	memset(&rs, 0, sizeof(rs));
+	rs.o = o;
+	if (o->mailbox != NULL) {
+		/* which mailbox has that name at the end of the chain */
+		rs.headers_only = true;
+		for (size_t i = 0; i < n; i++) {
+			if (dsync_bk_section_changes(v[i].file, v[i].sec,
+			    rstate_change, &rs, err) < 0 && !o->salvage)
+				goto out;
+			mail_err_clear(err);
+		}
+		for (size_t i = 0; i < rs.n; i++)
+			rs.v[i].wanted = !rs.v[i].deleted &&
+			    rs.v[i].name != NULL &&
+			    name_matches(rs.v[i].name, o->mailbox);
+		rs.headers_only = false;
+	}
 	for (size_t i = 0; i < n; i++) {
 		rs.cur = NULL;
 		if (dsync_bk_section_changes(v[i].file, v[i].sec, rstate_change,
@@ -713,6 +749,17 @@ restore_user(struct dsync_ctx *ctx, struct dsync_bk_chain *ch,
 	if (o->mailbox != NULL && matched == 0) {
 		mail_err_set(err, MAIL_ERR_NOTFOUND, "no mailbox \"%s\" in the "
 		    "backup", o->mailbox);
+		goto out;
+	}
+	if (o->has_uids && stats->restored + stats->present + stats->lost ==
+	    before) {
+		struct mail_buf b = MAIL_BUF_INIT;
+
+		mail_uidset_format(&o->uids, &b);
+		mail_err_set(err, MAIL_ERR_NOTFOUND, "no message with UID %s in "
+		    "mailbox \"%s\" of the backup", (char *)b.data,
+		    o->mailbox);
+		mail_buf_free(&b);
 		goto out;
 	}
 	/* subscriptions of what came back */

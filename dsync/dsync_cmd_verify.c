@@ -313,8 +313,8 @@ dsync_cmd_verify(struct dsync_ctx *ctx, int argc, char **argv)
 		dsync_bk_close(&bf);
 	}
 	if (v.verbose && v.problems == 0)
-		printf("chain ok: %" PRIu64 " messages, %" PRIu64 " bodies, "
-		    "%.1f MB of mail\n", v.n_msgs, v.n_bodies,
+		printf("chain ok: %" PRIu64 " message records, %" PRIu64
+		    " bodies, %.1f MB of mail\n", v.n_msgs, v.n_bodies,
 		    v.body_bytes / 1e6);
 	for (size_t i = 0; i < v.n_users; i++)
 		free(v.users[i]);

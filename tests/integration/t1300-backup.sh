@@ -109,6 +109,8 @@ expect_ok "restore them again" "$DSYNC" -s "$S" -u alice \
 grep -q '0 messages restored, 3 already there' "$T/out" ||
 	fail "repeat restore: $(cat "$T/out")"
 assert_eq "a repeated restore adds nothing" "$(count "$S" alice INBOX)" "$n"
+expect_exit 1 "no message with UID 99999" "a UID the backup lacks" \
+    "$DSYNC" -s "$S" -u alice import -m INBOX --uid 99999 "$T/b0"
 
 # what a restore brings back replicates like any other change
 "$DSYNC" -s "$T/replica" init >/dev/null
@@ -126,6 +128,12 @@ assert_stores_equal "$S" "$T/replica" alice
 expect_ok "restore a deleted mailbox" "$DSYNC" -s "$S" -u alice \
     import -m Projects/p3 "$T/b0" "$T/b1" "$T/b2" "$T/b3"
 assert_eq "with its two messages" "$(count "$S" alice Projects/p3)" 2
+# named by its name at the end of the chain; its mail came under another
+"$DSYNC" -s "$S" -u alice mailbox delete Done/p1
+expect_ok "restore a renamed mailbox" "$DSYNC" -s "$S" -u alice \
+    import -m Done/p1 "$T/b0" "$T/b1" "$T/b2" "$T/b3"
+assert_eq "with the mail it had under its old name" \
+    "$(count "$S" alice Done/p1)" 2
 expect_ok "restore into another name" "$DSYNC" -s "$S" -u alice \
     import -m INBOX --uid 5 --to-mailbox Restored "$T/b0"
 assert_eq "one message in Restored" "$(count "$S" alice Restored)" 1
