@@ -193,37 +193,20 @@ static int
 replay_other_bodies(struct replay *rp, struct dsync_bk_cfile *cf,
     const struct dsync_bk_section *sec, struct mail_err *err)
 {
-	struct mail_buf body = MAIL_BUF_INIT, b = MAIL_BUF_INIT;
+	struct mail_buf body = MAIL_BUF_INIT;
 	int ret = 0;
 
 	rp->n_need = 0;
 	if (dsync_bk_section_changes(cf, sec, replay_need, rp, err) < 0)
 		return -1;
 	for (size_t i = 0; i < rp->n_need && ret == 0; i++) {
-		struct wire_body_chunk c;
-		size_t off = 0;
-
-		if (dsync_bk_chain_body(rp->ch, &rp->need[i], &body, err) < 0) {
+		if (dsync_bk_chain_body(rp->ch, &rp->need[i], &body, err) < 0 ||
+		    dsync_send_body(rp->peer->io, WIRE_MSG_BODY_PUT,
+		    &rp->need[i], body.data, body.len, err) < 0)
 			ret = -1;
-			break;
-		}
-		do {
-			c.hash = rp->need[i];
-			c.total = body.len;
-			c.offset = off;
-			c.data = body.data + off;
-			c.len = body.len - off < WIRE_BODY_CHUNK ?
-			    body.len - off : WIRE_BODY_CHUNK;
-			mail_buf_reset(&b);
-			wire_body_encode(&c, &b);
-			ret = replay_send(rp, WIRE_MSG_BODY_PUT, b.data, b.len,
-			    err);
-			off += c.len;
-			rp->bytes += c.len;
-		} while (ret == 0 && off < body.len);
+		rp->bytes += body.len;
 	}
 	mail_buf_free(&body);
-	mail_buf_free(&b);
 	return ret;
 }
 

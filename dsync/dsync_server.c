@@ -224,38 +224,21 @@ handle_body_get(struct server *s, const struct wire_frame *f,
     struct mail_err *err)
 {
 	struct mail_guid *v;
-	struct mail_buf data = MAIL_BUF_INIT, b = MAIL_BUF_INIT;
+	struct mail_buf data = MAIL_BUF_INIT;
 	size_t n;
 	int ret = 0;
 
 	if (wire_hashes_decode(f->payload, f->len, &v, &n, err) < 0)
 		return -1;
 	for (size_t i = 0; i < n && ret == 0; i++) {
-		struct wire_body_chunk c;
-		size_t off = 0;
-
 		mail_buf_reset(&data);
 		if (mail_blobs_get(mail_store_blobs(s->store), &v[i], &data,
-		    err) < 0) {
+		    err) < 0 ||
+		    dsync_send_body(s->io, WIRE_MSG_BODY, &v[i], data.data,
+		    data.len, err) < 0)
 			ret = -1;
-			break;
-		}
-		do {
-			c.hash = v[i];
-			c.total = data.len;
-			c.offset = off;
-			c.data = data.data + off;
-			c.len = data.len - off < WIRE_BODY_CHUNK ?
-			    data.len - off : WIRE_BODY_CHUNK;
-			mail_buf_reset(&b);
-			wire_body_encode(&c, &b);
-			ret = wire_io_send(s->io, WIRE_MSG_BODY, b.data, b.len,
-			    err);
-			off += c.len;
-		} while (ret == 0 && off < data.len);
 	}
 	mail_buf_free(&data);
-	mail_buf_free(&b);
 	free(v);
 	return ret < 0 ? -1 : emit_end(s, err);
 }

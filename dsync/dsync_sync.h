@@ -55,6 +55,12 @@ int	dsync_list_user(const struct mail_state *st, uint64_t since,
 int	dsync_list_msgs(const struct mail_mailbox *mb, uint64_t since,
 	    dsync_emit_fn *emit, void *ctx, struct mail_err *err) WARN_UNUSED;
 
+/* Send the body data[0..len) with hash h as type (BODY or BODY_PUT)
+ * frames of at most WIRE_BODY_CHUNK bytes each. */
+int	dsync_send_body(struct wire_io *io, uint8_t type,
+	    const struct mail_guid *h, const uint8_t *data, size_t len,
+	    struct mail_err *err) WARN_UNUSED;
+
 /* One location being synced. */
 struct dsync_peer {
 	char	*label;			/* as given on the command line */

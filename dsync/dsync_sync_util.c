@@ -206,3 +206,28 @@ dsync_list_msgs(const struct mail_mailbox *mb, uint64_t since,
 	return 0;
 }
 
+
+int
+dsync_send_body(struct wire_io *io, uint8_t type, const struct mail_guid *h,
+    const uint8_t *data, size_t len, struct mail_err *err)
+{
+	struct mail_buf b = MAIL_BUF_INIT;
+	struct wire_body_chunk c;
+	size_t off = 0;
+	int ret;
+
+	do {
+		c.hash = *h;
+		c.total = len;
+		c.offset = off;
+		c.data = data + off;
+		c.len = len - off < WIRE_BODY_CHUNK ? len - off :
+		    WIRE_BODY_CHUNK;
+		mail_buf_reset(&b);
+		wire_body_encode(&c, &b);
+		ret = wire_io_send(io, type, b.data, b.len, err);
+		off += c.len;
+	} while (ret == 0 && off < len);
+	mail_buf_free(&b);
+	return ret;
+}
