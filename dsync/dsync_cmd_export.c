@@ -237,6 +237,9 @@ write_user_end(struct exporter *ex, uint64_t *off_r, struct mail_err *err)
 	    ex->payload.len, off_r, err);
 }
 
+static int export_gone(struct exporter *ex, const struct prev_user *pu,
+    struct mail_err *err);
+
 static int
 export_user(struct exporter *ex, const char *name, struct mail_err *err)
 {
@@ -255,8 +258,11 @@ export_user(struct exporter *ex, const char *name, struct mail_err *err)
 	if (mail_user_open(store, name, false, &user, err) < 0) {
 		if (err->code != MAIL_ERR_NOTFOUND)
 			return -1;
-		mail_err_clear(err);	/* deleted meanwhile: a gone user */
-		ret = 0;
+		/* deleted since the users were listed: gone, if the
+		 * previous backup had it */
+		mail_err_clear(err);
+		pu = prev_find(ex, name);
+		ret = pu != NULL && !pu->gone ? export_gone(ex, pu, err) : 0;
 		goto out;
 	}
 	st = mail_user_state(user);
