@@ -287,11 +287,27 @@ replay_open(struct replay *rp, const char *user, struct mail_err *err)
 	return 0;
 }
 
+/* The server of the store, started at the first replay and kept for the
+ * users after it (*peerp; the caller closes it). */
 static int
-replay_user(struct dsync_ctx *ctx, struct dsync_bk_chain *ch, const char *user,
-    const struct dsync_bk_usec *v, size_t n, struct mail_err *err)
+replay_connect(struct dsync_ctx *ctx, struct dsync_peer **peerp,
+    struct mail_err *err)
 {
 	struct dsync_connect_opts co;
+
+	if (*peerp != NULL)
+		return 0;
+	memset(&co, 0, sizeof(co));
+	co.timeout_ms = 600 * 1000;
+	return dsync_peer_connect(ctx->store_path, &co, import_node(), peerp,
+	    err);
+}
+
+static int
+replay_user(struct dsync_ctx *ctx, struct dsync_peer **peerp,
+    struct dsync_bk_chain *ch, const char *user,
+    const struct dsync_bk_usec *v, size_t n, struct mail_err *err)
+{
 	struct replay rp;
 	struct wire_backup_zip *z = wire_backup_zip_new(0);
 	struct wire_backup_block blk;
@@ -300,12 +316,10 @@ replay_user(struct dsync_ctx *ctx, struct dsync_bk_chain *ch, const char *user,
 	memset(&rp, 0, sizeof(rp));
 	rp.ch = ch;
 	rp.store = ctx->store;
-	memset(&co, 0, sizeof(co));
 	memset(&blk, 0, sizeof(blk));
-	co.timeout_ms = 600 * 1000;
-	if (dsync_peer_connect(ctx->store_path, &co, import_node(),
-	    &rp.peer, err) < 0)
+	if (replay_connect(ctx, peerp, err) < 0)
 		goto out;
+	rp.peer = *peerp;
 	if (replay_open(&rp, user, err) < 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
@@ -313,12 +327,12 @@ replay_user(struct dsync_ctx *ctx, struct dsync_bk_chain *ch, const char *user,
 		    err) < 0)
 			goto out;
 	}
-	if (replay_commit(&rp, err) < 0 || dsync_peer_close(&rp.peer, err) < 0)
+	if (replay_commit(&rp, err) < 0)
 		goto out;
 	ret = 0;
 out:
-	if (rp.peer != NULL)
-		dsync_peer_abort(&rp.peer);
+	if (ret < 0 && *peerp != NULL)
+		dsync_peer_abort(peerp);
 	mail_buf_free(&rp.out);
 	dsync_guid_set_free(&rp.sent);
 	free(rp.need);
@@ -777,7 +791,6 @@ import_stream(struct dsync_ctx *ctx, struct dsync_bk_chain *ch,
     struct import_stats *stats, struct mail_err *err)
 {
 	struct dsync_bk_file *bf = ch->files[0].bf;
-	struct dsync_connect_opts co;
 	struct replay rp;
 	struct wire_backup_zip *z = wire_backup_zip_new(0);
 	struct wire_backup_block blk;
@@ -788,12 +801,9 @@ import_stream(struct dsync_ctx *ctx, struct dsync_bk_chain *ch,
 	int ret = -1, r;
 
 	memset(&rp, 0, sizeof(rp));
-	memset(&co, 0, sizeof(co));
 	memset(&blk, 0, sizeof(blk));
 	memset(&u, 0, sizeof(u));
-	co.timeout_ms = 600 * 1000;
-	if (dsync_peer_connect(ctx->store_path, &co, import_node(),
-	    &rp.peer, err) < 0)
+	if (replay_connect(ctx, &rp.peer, err) < 0)
 		goto out;
 	while ((r = dsync_bk_next(bf, &f, &off, err)) > 0) {
 		switch (f.type) {
@@ -888,6 +898,7 @@ out:
 		dsync_peer_abort(&rp.peer);
 	wire_backup_user_free(&u);
 	mail_buf_free(&rp.out);
+	dsync_guid_set_free(&rp.sent);
 	wire_backup_block_free(&blk);
 	wire_backup_zip_free(&z);
 	return ret;
@@ -936,6 +947,7 @@ import_users(struct dsync_ctx *ctx, struct dsync_bk_chain *ch,
     const struct import_opts *o, struct import_stats *stats,
     struct mail_err *err)
 {
+	struct dsync_peer *peer = NULL;
 	char **users;
 	size_t n_users;
 	int ret = 0;
@@ -959,7 +971,8 @@ import_users(struct dsync_ctx *ctx, struct dsync_bk_chain *ch,
 		else if (n == 0)
 			;	/* deleted at the source: nothing to restore */
 		else if (replay) {
-			ret = replay_user(ctx, ch, users[i], v, n, err);
+			ret = replay_user(ctx, &peer, ch, users[i], v, n,
+			    err);
 			if (ret == 0)
 				stats->users_replayed++;
 		} else {
@@ -971,6 +984,12 @@ import_users(struct dsync_ctx *ctx, struct dsync_bk_chain *ch,
 		free(v);
 	}
 	free(users);
+	if (peer != NULL) {
+		if (ret == 0)
+			ret = dsync_peer_close(&peer, err);
+		else
+			dsync_peer_abort(&peer);
+	}
 	if (ret == 0 && ctx->user != NULL && !found)
 		return mail_err_set(err, MAIL_ERR_NOTFOUND, "no user \"%s\" in "
 		    "the backup", ctx->user);
