@@ -71,7 +71,7 @@ int	dsync_bk_section_changes(struct dsync_bk_cfile *cf,
 int	dsync_bk_chain_body(struct dsync_bk_chain *ch, const struct mail_guid *h,
 	    struct mail_buf *out, struct mail_err *err) WARN_UNUSED;
 
-/* export --list (dsync_cmd_export.c) */
+/* export --list (dsync_cmd_verify.c; dsync_cmd_export.c dispatches) */
 int	dsync_cmd_export_list(struct dsync_ctx *ctx, const char *path,
 	    const char *mailbox);
 

@@ -1,7 +1,8 @@
 /*
  * dsync_cmd_export.c: `dsync export` writes a backup stream (full, or
- * incremental after an earlier backup), and `dsync export --list`
- * shows what a backup holds. The format is man/dsync-backup.5.
+ * incremental after an earlier backup); `dsync export --list` is
+ * handed to dsync_cmd_verify.c, which reads backups. The format is
+ * man/dsync-backup.5.
  *
  * Per user the state is listed with the same lister `dsync server` uses,
  * so a backup holds exactly what a sync would carry: mailboxes with their
