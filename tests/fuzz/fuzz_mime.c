@@ -1,5 +1,5 @@
 /*
- * fuzz_mime.c: libFuzzer target for mail_mime.c.
+ * fuzz_mime.c: libFuzzer target for the mail_mime modules.
  *
  * Parses the input as a message and asks of the tree everything an IMAP
  * FETCH could: BODYSTRUCTURE and BODY (both grammars), the ENVELOPE of
