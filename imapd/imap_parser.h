@@ -1,7 +1,7 @@
 /*
  * imap_parser.h: the resumable IMAP command parser of imapd.
  *
- * Two layers in one module:
+ * Two layers in one module (its files are listed in imap_parser_private.h):
  *
  *  1. A reader that takes the connection's input bytes as they arrive (any
  *     split, one byte at a time included) and builds a generic argument
@@ -14,7 +14,7 @@
  *
  *  2. A command layer that checks the arguments of every command imapd
  *     supports (RFC 3501, RFC 9051 and the extensions listed in
- *     imap_parser.c) and fills a typed struct: struct imap_cmd.
+ *     imap_cmd.c) and fills a typed struct: struct imap_cmd.
  *
  * Memory: an idle parser is one small struct (no buffers). The arguments
  * of the command being read live in a per-command arena that the parser
