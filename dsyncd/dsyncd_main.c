@@ -4,11 +4,8 @@
  * all of them, one more for new users), signals and systemd readiness.
  */
 #include <errno.h>
-#include <getopt.h>
-#include <grp.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +21,7 @@
 
 #include "dsyncd.h"
 #include "log.h"
+#include "mail_daemon.h"
 #include "mail_settings.h"
 #include "wire_url.h"
 
@@ -181,47 +179,21 @@ on_signal(struct mail_loop *loop, int fd, unsigned events, void *ctx)
 static int
 signals_setup(struct dsyncd *d, struct mail_err *err)
 {
-	sigset_t set;
+	static const int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP };
 
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-		return mail_err_sys(err, errno, "sigprocmask");
-	d->signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (d->signal_fd < 0)
-		return mail_err_sys(err, errno, "signalfd");
-	return 0;
+	d->signal_fd = mail_daemon_signalfd(sigs, N_ELEMENTS(sigs), err);
+	return d->signal_fd < 0 ? -1 : 0;
 }
 
 /* ---- systemd ---- */
 
-/* sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET. */
 static void
 notify_systemd(const char *state)
 {
-	const char *path = getenv("NOTIFY_SOCKET");
-	struct sockaddr_un sa;
-	size_t len;
-	int fd;
+	struct mail_err err;
 
-	if (path == NULL || (path[0] != '/' && path[0] != '@') ||
-	    (len = strlen(path)) >= sizeof(sa.sun_path))
-		return;
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	memcpy(sa.sun_path, path, len);
-	if (sa.sun_path[0] == '@')
-		sa.sun_path[0] = '\0';	/* abstract namespace */
-	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
-		return;
-	if (sendto(fd, state, strlen(state), 0, (struct sockaddr *)&sa,
-	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)) < 0)
-		log_warn("notifying systemd");
-	close(fd);
+	if (mail_daemon_notify(state, &err) < 0)
+		log_warnx("%s", err.msg);
 }
 
 /* ---- configuration ---- */
@@ -309,33 +281,6 @@ load_config(struct dsyncd *d, const char *path, struct mail_err *err)
 	return 0;
 }
 
-/* Become mail_user (when started as root): the store, the SSH keys and
- * the peers' known_hosts are that user's. The control socket, bound
- * before, stays reachable by root and by that user's group. */
-static void
-drop_privileges(struct dsyncd *d, const char *user)
-{
-	struct passwd *pw;
-
-	if (user[0] == '\0')
-		return;
-	if ((pw = getpwnam(user)) == NULL)
-		fatalx("mail_user '%s': no such user", user);
-	if (geteuid() != 0) {
-		if (geteuid() != pw->pw_uid)
-			fatalx("mail_user is '%s' but dsyncd runs as uid %d "
-			    "(start it as root or as that user)", user,
-			    (int)geteuid());
-		return;
-	}
-	if (chown(d->control_path, 0, pw->pw_gid) < 0)
-		fatal("chown '%s'", d->control_path);
-	if (initgroups(user, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
-	    setuid(pw->pw_uid) < 0)
-		fatal("becoming user '%s'", user);
-	setenv("HOME", pw->pw_dir, 1);
-	setenv("USER", user, 1);
-}
 
 /* ---- main ---- */
 
@@ -412,21 +357,8 @@ dsyncd_main(int argc, char **argv)
 	const char *config = DEFAULT_CONFIG;
 	bool foreground = false;
 	enum log_level level;
-	int c;
 
-	while ((c = getopt(argc, argv, "c:Fh")) != -1) {
-		switch (c) {
-		case 'c':
-			config = optarg;
-			break;
-		case 'F':
-			foreground = true;
-			break;
-		default:
-			usage();
-		}
-	}
-	if (optind != argc)
+	if (mail_daemon_args(argc, argv, &config, &foreground) < 0)
 		usage();
 	memset(&d, 0, sizeof(d));
 	d.users_fd = d.signal_fd = d.ctl_fd = -1;
@@ -441,7 +373,11 @@ dsyncd_main(int argc, char **argv)
 		    config);
 	if (dsyncd_ctl_listen(&d, &err) < 0)
 		fatalx("%s", err.msg);
-	drop_privileges(&d, mail_settings_str(d.conf, NULL, "mail_user"));
+	/* the control socket, bound before, stays reachable by root and
+	 * by mail_user's group */
+	if (mail_daemon_become(mail_settings_str(d.conf, NULL, "mail_user"),
+	    d.control_path, &err) < 0)
+		fatalx("%s", err.msg);
 	if (mail_store_open(d.store_path, NULL, &d.store, &err) < 0)
 		fatalx("store '%s': %s", d.store_path, err.msg);
 	if (!foreground) {
