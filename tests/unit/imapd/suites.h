@@ -4,3 +4,7 @@
  */
 SUITE(test_imap_parser_suite)
 SUITE(test_imap_passwd_suite)
+SUITE(test_imap_conn_suite)
+SUITE(test_imap_search_suite)
+SUITE(test_imap_sort_suite)
+SUITE(test_imap_thread_suite)
