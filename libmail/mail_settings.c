@@ -28,6 +28,7 @@
 #define BOOL	MAIL_SETTING_BOOL
 #define UINT	MAIL_SETTING_UINT
 #define DUR	MAIL_SETTING_DURATION
+#define SIZE	MAIL_SETTING_SIZE
 #define ENUM	MAIL_SETTING_ENUM
 #define SECRET	MAIL_SETTING_SECRET
 #define REQ	MAIL_SETTING_REQUIRED
@@ -62,6 +63,20 @@ static const struct mail_setting_def defs[] = {
 	{ "imap", "listen", STR, "127.0.0.1:1143", 0, 0, NULL, 0 },
 	{ "imap", "passdb", STR, "passwd-file:/etc/dsync/passwd", 0, 0, NULL,
 	    0 },
+	{ "imap", "tls_listen", STR, "", 0, 0, NULL, 0 },
+	{ "imap", "tls_cert", PATH, "", 0, 0, NULL, 0 },
+	{ "imap", "tls_key", PATH, "", 0, 0, NULL, 0 },
+	{ "imap", "plaintext_auth", ENUM, "loopback", 0, 0,
+	    "no, loopback, yes", 0 },
+	{ "imap", "max_connections", UINT, "20000", 1, 1000000, NULL, 0 },
+	{ "imap", "max_line", SIZE, "64K", 1024, 16 * 1024 * 1024, NULL, 0 },
+	{ "imap", "max_append", SIZE, "64M", 1024, 1024ULL * 1024 * 1024,
+	    NULL, 0 },
+	{ "imap", "login_timeout", DUR, "60s", SEC, HOUR, NULL, 0 },
+	{ "imap", "idle_timeout", DUR, "30m", MINUTE, DAY, NULL, 0 },
+	{ "imap", "auth_failure_delay", DUR, "2s", 0, MINUTE, NULL, 0 },
+	{ "imap", "max_auth_failures", UINT, "3", 1, 100, NULL, 0 },
+	{ "imap", "create_users", BOOL, "yes", 0, 0, NULL, 0 },
 };
 
 /* Section kinds ("": the top level) and whether they take a name. */
