@@ -22,6 +22,8 @@ struct search_ctx {
 	const struct mail_mailbox *mb;
 	struct mail_buf raw;		/* the body of raw_uid */
 	uint32_t raw_uid;
+	bool	 headers_only;		/* no key reads the body: read
+					 * only the header sections */
 	struct imap_msg_info *infos;	/* the view's live messages */
 	const char **kw;		/* keyword pointers of all infos */
 	size_t	 n;
@@ -40,7 +42,8 @@ body_fn(void *ctx, uint32_t uid, const uint8_t **data_r, size_t *len_r,
 			return mail_err_set(err, MAIL_ERR_NOTFOUND,
 			    "message UID %u is gone", uid);
 		mail_buf_reset(&s->raw);
-		if (mail_blobs_get(mail_store_blobs(s->c->d->store),
+		if ((s->headers_only ? mail_blobs_get_header :
+		    mail_blobs_get)(mail_store_blobs(s->c->d->store),
 		    &msg->body, &s->raw, err) < 0)
 			return -1;
 		mail_buf_append(&s->raw, "", 1);	/* never NULL */
@@ -131,6 +134,19 @@ uses_modseq(const struct imap_search_key *k)
 	return false;
 }
 
+/* Does any key read the body (BODY, TEXT)? The others that need the
+ * message read header fields only (SORT and THREAD too). */
+static bool
+reads_body(const struct imap_search_key *k)
+{
+	for (; k != NULL; k = k->next) {
+		if (k->type == IMAP_SK_BODY || k->type == IMAP_SK_TEXT ||
+		    reads_body(k->child))
+			return true;
+	}
+	return false;
+}
+
 /* Start a search-like command: the charset, the mailbox, the messages.
  * Returns false after answering. */
 static bool
@@ -153,6 +169,7 @@ search_begin(struct imapd_client *c, struct imap_cmd *cmd,
 	}
 	if (uses_modseq(search->keys))
 		c->condstore = true;
+	s->headers_only = !reads_body(search->keys);
 	collect(s);
 	return true;
 }

@@ -52,6 +52,7 @@ struct shard {
 	size_t	 n_disk;	/* v[0..n_disk) are the valid records read
 				 * from the file; later ones are this batch's */
 	uint64_t bytes;		/* whole records of the file read so far */
+	uint64_t gen;		/* the batch (lock_gen) it was last read in */
 };
 
 struct mail_blobs {
@@ -66,6 +67,9 @@ struct mail_blobs {
 	bool	 seg_dirty;
 	uint32_t rd_seg;	/* the segment rd_fd reads (bulk reads run */
 	int	 rd_fd;		/* through one segment after another) */
+	uint64_t lock_gen;	/* counts batches: a shard read in an earlier
+				 * one is read again (what others appended)
+				 * before this batch trusts it */
 	struct shard shards[256];
 };
 
@@ -251,8 +255,14 @@ blob_lookup(struct mail_blobs *b, const struct mail_guid *h,
 	struct shard *s = &b->shards[h->b[0]];
 	const struct idx_ent *e;
 
-	if (!s->loaded && shard_load(b, h->b[0], err) < 0)
-		return -1;
+	/* in a batch, the cache must hold what the file holds now, under
+	 * our lock (shard_flush relies on it); the reload reads only what
+	 * was appended since */
+	if (!s->loaded || (b->lock_fd != -1 && s->gen != b->lock_gen)) {
+		if (shard_load(b, h->b[0], err) < 0)
+			return -1;
+		s->gen = b->lock_gen;
+	}
 	if ((e = shard_find(s, h)) == NULL && b->lock_fd == -1) {
 		if (shard_load(b, h->b[0], err) < 0)
 			return -1;
@@ -273,45 +283,61 @@ mail_blobs_has(struct mail_blobs *b, const struct mail_guid *h,
 	return blob_lookup(b, h, &e, err);
 }
 
+/* Open e's segment (kept open for the next read) and check e's blob
+ * header. With more, the same read also takes up to more_len bytes of
+ * the stored body (*more_r: how many). Returns the fd, or -1 with err. */
+static int
+blob_open_at(struct mail_blobs *b, const struct idx_ent *e, const char *path,
+    uint8_t *more, size_t more_len, size_t *more_r, struct mail_err *err)
+{
+	uint8_t hdr[BLOB_HDR + 8192];
+	ssize_t r;
+
+	if (e->raw > MAIL_BLOB_MAX_SIZE || e->stored > MAIL_BLOB_MAX_SIZE)
+		return mail_err_set(err, MAIL_ERR_CORRUPT,
+		    "blob index entry for '%s' has impossible size", path);
+	if (b->rd_fd == -1 || b->rd_seg != e->seg) {
+		mail_fs_close(b->fs, &b->rd_fd);
+		if ((b->rd_fd = mail_fs_open(b->fs, path, O_RDONLY, 0,
+		    err)) < 0)
+			return -1;
+		b->rd_seg = e->seg;
+	}
+	mail_assert(more_len <= sizeof(hdr) - BLOB_HDR);
+	if (more_len > e->stored)
+		more_len = (size_t)e->stored;
+	r = mail_fs_pread_full(b->fs, b->rd_fd, hdr, BLOB_HDR + more_len,
+	    (off_t)e->off, path, err);
+	if (r < 0)
+		return -1;
+	if (r < BLOB_HDR || memcmp(hdr, "BLOB", 4) != 0 ||
+	    XXH3_64bits(hdr, 40) != mail_get_le64(hdr + 40) ||
+	    memcmp(hdr + 8, e->hash.b, 16) != 0 ||
+	    mail_get_le64(hdr + 32) != e->stored ||
+	    mail_get_le64(hdr + 24) != e->raw)
+		return mail_err_set(err, MAIL_ERR_CORRUPT,
+		    "damaged blob header in '%s' at offset %llu", path,
+		    (unsigned long long)e->off);
+	if (more != NULL) {
+		*more_r = (size_t)r - BLOB_HDR;
+		memcpy(more, hdr + BLOB_HDR, *more_r);
+	}
+	return b->rd_fd;
+}
+
 static int
 blob_read_at(struct mail_blobs *b, const struct idx_ent *e,
     struct mail_buf *out, struct mail_err *err)
 {
 	char *path = seg_path(b, e->seg);
-	uint8_t hdr[BLOB_HDR];
 	uint8_t *stored = NULL;
 	struct mail_guid got;
 	size_t start = out->len;
-	int fd = -1, ret = -1;
+	int fd, ret = -1;
 	ssize_t r;
 
-	if (e->raw > MAIL_BLOB_MAX_SIZE || e->stored > MAIL_BLOB_MAX_SIZE) {
-		mail_err_set(err, MAIL_ERR_CORRUPT,
-		    "blob index entry for '%s' has impossible size", path);
+	if ((fd = blob_open_at(b, e, path, NULL, 0, NULL, err)) < 0)
 		goto out;
-	}
-	if (b->rd_fd == -1 || b->rd_seg != e->seg) {
-		mail_fs_close(b->fs, &b->rd_fd);
-		if ((b->rd_fd = mail_fs_open(b->fs, path, O_RDONLY, 0,
-		    err)) < 0)
-			goto out;
-		b->rd_seg = e->seg;
-	}
-	fd = b->rd_fd;
-	r = mail_fs_pread_full(b->fs, fd, hdr, BLOB_HDR, (off_t)e->off, path,
-	    err);
-	if (r < 0)
-		goto out;
-	if (r < BLOB_HDR || memcmp(hdr, "BLOB", 4) != 0 ||
-	    XXH3_64bits(hdr, 40) != mail_get_le64(hdr + 40) ||
-	    memcmp(hdr + 8, e->hash.b, 16) != 0 ||
-	    mail_get_le64(hdr + 32) != e->stored ||
-	    mail_get_le64(hdr + 24) != e->raw) {
-		mail_err_set(err, MAIL_ERR_CORRUPT,
-		    "damaged blob header in '%s' at offset %llu", path,
-		    (unsigned long long)e->off);
-		goto out;
-	}
 	if (e->flags & BLOB_ZLIB) {
 		uLongf dlen = (uLongf)e->raw;
 
@@ -360,6 +386,104 @@ out:
 	return ret;
 }
 
+/* Where the header section of msg[0..len) ends: just after its empty
+ * line, or 0 if none is in the bytes so far. */
+static size_t
+header_end(const uint8_t *msg, size_t len)
+{
+	for (size_t i = 0; i + 1 < len; i++) {
+		if (msg[i] != '\n')
+			continue;
+		if (msg[i + 1] == '\n')
+			return i + 2;
+		if (msg[i + 1] == '\r' && i + 2 < len && msg[i + 2] == '\n')
+			return i + 3;
+	}
+	return 0;
+}
+
+#define HEADER_CHUNK	8192
+
+/* Read e's raw bytes in chunks until out (from start) holds the whole
+ * header section, or all of the message. */
+static int
+blob_read_header_at(struct mail_blobs *b, const struct idx_ent *e,
+    struct mail_buf *out, size_t start, struct mail_err *err)
+{
+	char *path = seg_path(b, e->seg);
+	uint8_t in[HEADER_CHUNK];
+	uint64_t in_off = 0, limit = (e->flags & BLOB_ZLIB) ? e->stored :
+	    e->raw;
+	z_stream z;
+	bool zlib = (e->flags & BLOB_ZLIB) != 0, zinit = false;
+	size_t end = 0, got;
+	int fd, ret = -1, zr = Z_OK;
+	ssize_t r;
+
+	memset(&z, 0, sizeof(z));
+	/* the first chunk comes with the blob header: one read for most
+	 * messages */
+	if ((fd = blob_open_at(b, e, path, in, sizeof(in), &got, err)) < 0)
+		goto out;
+	if (zlib) {
+		if (inflateInit(&z) != Z_OK) {
+			mail_err_set(err, MAIL_ERR_INTERNAL, "inflateInit");
+			goto out;
+		}
+		zinit = true;
+	}
+	for (;;) {
+		in_off += got;
+		if (!zlib) {
+			mail_buf_append(out, in, got);
+		} else {
+			z.next_in = in;
+			z.avail_in = (uInt)got;
+			while (z.avail_in > 0 && zr != Z_STREAM_END) {
+				mail_buf_reserve(out, HEADER_CHUNK * 4);
+				z.next_out = out->data + out->len;
+				z.avail_out = HEADER_CHUNK * 4;
+				zr = inflate(&z, Z_NO_FLUSH);
+				if (zr != Z_OK && zr != Z_STREAM_END) {
+					mail_err_set(err, MAIL_ERR_CORRUPT,
+					    "damaged compressed blob in '%s' "
+					    "at offset %llu", path,
+					    (unsigned long long)e->off);
+					goto out;
+				}
+				out->len += HEADER_CHUNK * 4 - z.avail_out;
+			}
+		}
+		end = header_end(out->data + start, out->len - start);
+		if (end > 0 || in_off >= limit || zr == Z_STREAM_END)
+			break;
+		got = limit - in_off < sizeof(in) ? (size_t)(limit - in_off) :
+		    sizeof(in);
+		r = mail_fs_pread_full(b->fs, fd, in, got,
+		    (off_t)(e->off + BLOB_HDR + in_off), path, err);
+		if (r < 0)
+			goto out;
+		if ((size_t)r != got) {
+			mail_err_set(err, MAIL_ERR_CORRUPT, "truncated blob in "
+			    "'%s' at offset %llu", path,
+			    (unsigned long long)e->off);
+			goto out;
+		}
+	}
+	if (end > 0)
+		out->len = start + end;
+	mail_buf_reserve(out, 1);
+	out->data[out->len] = '\0';
+	ret = 0;
+out:
+	if (zinit)
+		inflateEnd(&z);
+	if (ret < 0 && out->data != NULL)
+		mail_buf_truncate(out, start);
+	free(path);
+	return ret;
+}
+
 int
 mail_blobs_get(struct mail_blobs *b, const struct mail_guid *h,
     struct mail_buf *out, struct mail_err *err)
@@ -375,6 +499,23 @@ mail_blobs_get(struct mail_blobs *b, const struct mail_guid *h,
 		    "message body '%s' is missing from the blob store",
 		    mail_guid_to_hex(h, hex));
 	return blob_read_at(b, &e, out, err);
+}
+
+int
+mail_blobs_get_header(struct mail_blobs *b, const struct mail_guid *h,
+    struct mail_buf *out, struct mail_err *err)
+{
+	struct idx_ent e;
+	char hex[MAIL_GUID_HEX];
+	int r = blob_lookup(b, h, &e, err);
+
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		return mail_err_set(err, MAIL_ERR_NOTFOUND,
+		    "message body '%s' is missing from the blob store",
+		    mail_guid_to_hex(h, hex));
+	return blob_read_header_at(b, &e, out, out->len, err);
 }
 
 /* Highest existing segment number, or 0 if none. */
@@ -413,8 +554,9 @@ mail_blobs_begin(struct mail_blobs *b, int timeout_ms, struct mail_err *err)
 	if (mail_fs_lock(b->fs, path, timeout_ms, &b->lock_fd, err) < 0)
 		goto fail;
 	free(path);
-	/* others may have written since we cached: start fresh */
-	shards_forget(b);
+	/* others may have written since we cached: each shard this batch
+	 * touches is read again (incrementally) first */
+	b->lock_gen++;
 	b->seg_fd = -1;
 	b->seg_dirty = false;
 	if (last_segment(b, &b->seg, err) < 0) {
@@ -687,8 +829,15 @@ mail_blobs_abort(struct mail_blobs *b)
 {
 	mail_fs_close(b->fs, &b->seg_fd);
 	mail_fs_close(b->fs, &b->lock_fd);	/* releases the flock */
-	/* the cache may hold entries that never reached the disk */
-	shards_forget(b);
+	/* a shard with entries that never reached the disk is forgotten
+	 * (read again when next used); the others stay cached, so that a
+	 * commit does not cost every later lookup a reload */
+	for (size_t i = 0; i < 256; i++) {
+		if (b->shards[i].dirty) {
+			free(b->shards[i].v);
+			memset(&b->shards[i], 0, sizeof(b->shards[i]));
+		}
+	}
 }
 
 /* Is there a whole, intact body record at h (avail bytes)? Reindex must

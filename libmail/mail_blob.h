@@ -52,6 +52,15 @@ void	mail_blobs_abort(struct mail_blobs *b);
  * the hash. */
 int	mail_blobs_get(struct mail_blobs *b, const struct mail_guid *h,
 	    struct mail_buf *out, struct mail_err *err) WARN_UNUSED;
+/* Append only the header section of the body with hash *h to out: its
+ * bytes up to and including the empty line that ends it (the whole
+ * message if it has none), reading no more of the stored body than
+ * that takes. For searches on header fields, which must not read whole
+ * bodies: the hash can not be checked on a part, so the bytes are not
+ * verified (a damaged body shows when it is fetched). Errors as
+ * mail_blobs_get(). */
+int	mail_blobs_get_header(struct mail_blobs *b, const struct mail_guid *h,
+	    struct mail_buf *out, struct mail_err *err) WARN_UNUSED;
 /* Is a body with this hash indexed? Returns 1, 0, or -1. */
 int	mail_blobs_has(struct mail_blobs *b, const struct mail_guid *h,
 	    struct mail_err *err) WARN_UNUSED;

@@ -228,6 +228,71 @@ START_TEST(test_roundtrip)
 }
 END_TEST
 
+/* mail_blobs_get_header(): the header section, whatever its size, line
+ * ends or the chunking, and the whole message when there is no empty
+ * line; the same with and without compression. */
+START_TEST(test_get_header)
+{
+	static const size_t header_lens[] = { 0, 1, 100, 8190, 8191, 8192,
+	    8193, 30000, 70000 };
+	struct mail_guid h[N_ELEMENTS(header_lens) * 3];
+	struct mail_buf msgs[N_ELEMENTS(header_lens) * 3];
+	size_t heads[N_ELEMENTS(header_lens) * 3];
+	struct mail_err err;
+	size_t n = 0;
+
+	begin(blobs);
+	for (size_t i = 0; i < N_ELEMENTS(header_lens); i++) {
+		for (int kind = 0; kind < 3; kind++) {
+			struct mail_buf *m = &msgs[n];
+			size_t hl = header_lens[i];
+
+			memset(m, 0, sizeof(*m));
+			/* header lines of "X-Fill: ...", then the empty line
+			 * (CRLF, LF, or none at all), then a body */
+			while (m->len + 10 < hl)
+				mail_buf_printf(m, "X-Fill: %zu%s", m->len,
+				    kind == 0 ? "\r\n" : "\n");
+			if (m->len == 0)
+				mail_buf_append_str(m, kind == 0 ? "A: b\r\n" :
+				    "A: b\n");
+			mail_buf_append_str(m, kind == 0 ? "\r\n" :
+			    kind == 1 ? "\n" : "");
+			heads[n] = kind == 2 ? 0 : m->len;
+			for (size_t k = 0; k < 2000; k++)
+				mail_buf_printf(m, "body line %zu\n", k + i);
+			if (kind == 2)
+				heads[n] = m->len;
+			put_ok(blobs, m->data, m->len, &h[n]);
+			n++;
+		}
+	}
+	commit_ok(blobs);
+	for (size_t i = 0; i < n; i++) {
+		struct mail_buf out = MAIL_BUF_INIT;
+
+		mail_buf_append_str(&out, "prefix");
+		ck_assert_int_eq(mail_blobs_get_header(blobs, &h[i], &out,
+		    &err), 0);
+		ck_assert_uint_eq(out.len, 6 + heads[i]);
+		ck_assert(memcmp(out.data, "prefix", 6) == 0);
+		ck_assert(memcmp(out.data + 6, msgs[i].data, heads[i]) == 0);
+		ck_assert_uint_eq(out.data[out.len], 0);
+		mail_buf_free(&out);
+		mail_buf_free(&msgs[i]);
+	}
+	{
+		struct mail_guid unknown;
+		struct mail_buf out = MAIL_BUF_INIT;
+
+		mail_guid_hash("nope", 4, &unknown);
+		ck_assert_int_eq(mail_blobs_get_header(blobs, &unknown, &out,
+		    &err), -1);
+		ck_assert_int_eq(err.code, MAIL_ERR_NOTFOUND);
+	}
+}
+END_TEST
+
 START_TEST(test_dedup)
 {
 	uint8_t *a = body(1, 20000, level > 0), *b = body(2, 700, true);
@@ -446,8 +511,16 @@ START_TEST(test_reindex)
 			commit_ok(blobs);
 	}
 	rm_index();
-	for (unsigned i = 0; i < N; i++)
-		ck_assert_int_eq(mail_blobs_has(blobs, &h[i], &err), 0);
+	/* a process that opens the store now finds nothing (this handle
+	 * keeps what it has read: bodies never leave a store) */
+	{
+		struct mail_blobs *fresh = open_blobs(mail_fs_posix());
+
+		for (unsigned i = 0; i < N; i++)
+			ck_assert_int_eq(mail_blobs_has(fresh, &h[i], &err),
+			    0);
+		mail_blobs_close(&fresh);
+	}
 	ck_assert_int_eq(mail_blobs_reindex(blobs, &n, &err), 0);
 	ck_assert_uint_eq(n, N);
 	for (unsigned i = 0; i < N; i++)
@@ -739,6 +812,7 @@ test_mail_blob_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_roundtrip);
+	tcase_add_test(tc, test_get_header);
 	tcase_add_test(tc, test_dedup);
 	tcase_add_test(tc, test_collision_refused);
 	tcase_add_test(tc, test_get_verifies);
@@ -755,6 +829,7 @@ test_mail_blob_suite(void)
 	tcase_set_timeout(z, 60);
 	tcase_add_checked_fixture(z, setup6, teardown);
 	tcase_add_test(z, test_roundtrip);
+	tcase_add_test(z, test_get_header);
 	tcase_add_test(z, test_dedup);
 	tcase_add_test(z, test_collision_refused);
 	tcase_add_test(z, test_get_verifies);
