@@ -74,7 +74,10 @@ imapd_cmd_store(struct imapd_client *c, struct imap_cmd *cmd)
 	}
 	if (imapd_txn_commit(c, &t, &err) < 0)
 		goto fail;
-	c->own_modseq = modseq;
+	/* an empty transaction used no modseq: the next one, someone
+	 * else's, may get it */
+	if (todo.n > 0)
+		c->own_modseq = modseq;
 	/* the new flags of every message asked for, unless .SILENT; with
 	 * CONDSTORE also when silent, as their MODSEQ changed (RFC 7162
 	 * 3.1.3 says the server MUST send them then) */
