@@ -484,13 +484,13 @@ out:
 	return ret;
 }
 
-int
-mail_blobs_get(struct mail_blobs *b, const struct mail_guid *h,
-    struct mail_buf *out, struct mail_err *err)
+/* The index entry of h; MAIL_ERR_NOTFOUND when the store lacks it. */
+static int
+blob_find(struct mail_blobs *b, const struct mail_guid *h,
+    struct idx_ent *e_r, struct mail_err *err)
 {
-	struct idx_ent e;
 	char hex[MAIL_GUID_HEX];
-	int r = blob_lookup(b, h, &e, err);
+	int r = blob_lookup(b, h, e_r, err);
 
 	if (r < 0)
 		return -1;
@@ -498,6 +498,17 @@ mail_blobs_get(struct mail_blobs *b, const struct mail_guid *h,
 		return mail_err_set(err, MAIL_ERR_NOTFOUND,
 		    "message body '%s' is missing from the blob store",
 		    mail_guid_to_hex(h, hex));
+	return 0;
+}
+
+int
+mail_blobs_get(struct mail_blobs *b, const struct mail_guid *h,
+    struct mail_buf *out, struct mail_err *err)
+{
+	struct idx_ent e;
+
+	if (blob_find(b, h, &e, err) < 0)
+		return -1;
 	return blob_read_at(b, &e, out, err);
 }
 
@@ -506,15 +517,9 @@ mail_blobs_get_header(struct mail_blobs *b, const struct mail_guid *h,
     struct mail_buf *out, struct mail_err *err)
 {
 	struct idx_ent e;
-	char hex[MAIL_GUID_HEX];
-	int r = blob_lookup(b, h, &e, err);
 
-	if (r < 0)
+	if (blob_find(b, h, &e, err) < 0)
 		return -1;
-	if (r == 0)
-		return mail_err_set(err, MAIL_ERR_NOTFOUND,
-		    "message body '%s' is missing from the blob store",
-		    mail_guid_to_hex(h, hex));
 	return blob_read_header_at(b, &e, out, out->len, err);
 }
 
